@@ -1,0 +1,602 @@
+/*  =========================================================================
+    ds_store - the task store: one SQLite database in WAL mode
+
+    @header
+    Owns one sqlite3 connection and its prepared statements. Times are
+    stored as milliseconds since the epoch and shown as RFC 3339 text.
+    Terminal states are final: every update that moves a task is guarded
+    by "status IN ('pending','processing')", so the first terminal event
+    wins and late duplicates change nothing.
+    @end
+    =========================================================================
+*/
+
+#include "ds_classes.h"
+
+#define STORE_BUSY_TIMEOUT_MS 10000
+
+static const char *s_schema =
+    "CREATE TABLE IF NOT EXISTS tasks ("
+    "  id TEXT PRIMARY KEY,"
+    "  type TEXT NOT NULL,"
+    "  status TEXT NOT NULL,"
+    "  priority INTEGER NOT NULL,"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  started_at INTEGER,"
+    "  finished_at INTEGER,"
+    "  worker TEXT,"
+    "  result TEXT,"
+    "  error_code TEXT,"
+    "  error_message TEXT,"
+    "  content_hash TEXT,"
+    "  form TEXT,"
+    "  file_lib TEXT);"
+    "CREATE INDEX IF NOT EXISTS tasks_status ON tasks (status, created_at);"
+    "CREATE TABLE IF NOT EXISTS task_images ("
+    "  task_id TEXT NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,"
+    "  page INTEGER NOT NULL,"
+    "  data BLOB NOT NULL,"
+    "  UNIQUE (task_id, page));";
+
+#define GUARD "status IN ('pending', 'processing')"
+
+enum {
+    STMT_INSERT_TASK,
+    STMT_INSERT_IMAGE,
+    STMT_STATUS,
+    STMT_PENDING,
+    STMT_LOAD_TASK,
+    STMT_LOAD_IMAGES,
+    STMT_STARTED,
+    STMT_COMPLETED,
+    STMT_FAILED,
+    STMT_COUNT_ALL,
+    STMT_COUNT_STATUS,
+    STMT_BEGIN,
+    STMT_COMMIT,
+    STMT_ROLLBACK,
+    STMT_TOTAL
+};
+
+static const char *s_statements [STMT_TOTAL] = {
+    "INSERT INTO tasks (id, type, status, priority, created_at, updated_at,"
+    " content_hash, form, file_lib) VALUES (?1, ?2, 'pending', ?3, ?4, ?4,"
+    " ?5, ?6, ?7)",
+    "INSERT INTO task_images (task_id, page, data) VALUES (?1, ?2, ?3)",
+    "SELECT id, type, status, priority, attempts, created_at, updated_at,"
+    " started_at, finished_at, worker, result, error_code, error_message"
+    " FROM tasks WHERE id = ?1",
+    "SELECT id, type, priority, attempts FROM tasks WHERE status = 'pending'"
+    " ORDER BY created_at",
+    "SELECT type, priority, attempts, form, file_lib FROM tasks"
+    " WHERE id = ?1 AND " GUARD,
+    "SELECT data FROM task_images WHERE task_id = ?1 ORDER BY page",
+    "UPDATE tasks SET status = 'processing', started_at = ?2, worker = ?3,"
+    " attempts = MAX (attempts, ?4), updated_at = ?2 WHERE id = ?1 AND "
+    GUARD,
+    "UPDATE tasks SET status = 'completed', finished_at = ?2, worker = ?3,"
+    " attempts = MAX (attempts, ?4), updated_at = ?2, result = ?5,"
+    " started_at = COALESCE (started_at, ?2) WHERE id = ?1 AND " GUARD,
+    "UPDATE tasks SET status = 'error', finished_at = ?2, worker = ?3,"
+    " attempts = MAX (attempts, ?4), updated_at = ?2, error_code = ?5,"
+    " error_message = ?6 WHERE id = ?1 AND " GUARD,
+    "SELECT COUNT (*) FROM tasks",
+    "SELECT COUNT (*) FROM tasks WHERE status = ?1",
+    "BEGIN IMMEDIATE",
+    "COMMIT",
+    "ROLLBACK",
+};
+
+//  Structure of our class
+
+struct _ds_store_t {
+    sqlite3 *db;                        //  the connection
+    sqlite3_stmt *stmt [STMT_TOTAL];    //  prepared statements
+    char *path;                         //  database file
+};
+
+
+//  --------------------------------------------------------------------------
+//  Open the database, create the schema, prepare every statement
+
+ds_store_t *
+ds_store_new (const char *path)
+{
+    assert (path);
+    ds_store_t *self = (ds_store_t *) zmalloc (sizeof (ds_store_t));
+    assert (self);
+    self->path = strdup (path);
+    int rc = sqlite3_open_v2 (path, &self->db,
+                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
+                              | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_busy_timeout (self->db, STORE_BUSY_TIMEOUT_MS);
+        rc = sqlite3_exec (self->db, "PRAGMA journal_mode = WAL;"
+                           "PRAGMA synchronous = FULL;"
+                           "PRAGMA foreign_keys = ON;", NULL, NULL, NULL);
+    }
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec (self->db, s_schema, NULL, NULL, NULL);
+    int version = 0;
+    if (rc == SQLITE_OK) {
+        sqlite3_stmt *stmt;
+        rc = sqlite3_prepare_v2 (self->db, "PRAGMA user_version", -1, &stmt,
+                                 NULL);
+        if (rc == SQLITE_OK && sqlite3_step (stmt) == SQLITE_ROW)
+            version = sqlite3_column_int (stmt, 0);
+        sqlite3_finalize (stmt);
+    }
+    if (rc == SQLITE_OK && version > DS_STORE_SCHEMA_VERSION) {
+        zsys_error ("ds_store: SCHEMA-NEWER path=%s version=%d supported=%d",
+                    path, version, DS_STORE_SCHEMA_VERSION);
+        ds_store_destroy (&self);
+        return NULL;
+    }
+    if (rc == SQLITE_OK && version < DS_STORE_SCHEMA_VERSION)
+        rc = sqlite3_exec (self->db, "PRAGMA user_version = 1", NULL, NULL,
+                           NULL);
+    for (int stmt_nbr = 0; stmt_nbr < STMT_TOTAL && rc == SQLITE_OK;
+         stmt_nbr++)
+        rc = sqlite3_prepare_v3 (self->db, s_statements [stmt_nbr], -1,
+                                 SQLITE_PREPARE_PERSISTENT,
+                                 &self->stmt [stmt_nbr], NULL);
+    if (rc != SQLITE_OK) {
+        zsys_error ("ds_store: OPEN-FAIL path=%s error=%s", path,
+                    self->db? sqlite3_errmsg (self->db): "out of memory");
+        ds_store_destroy (&self);
+    }
+    return self;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Close the database
+
+void
+ds_store_destroy (ds_store_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        ds_store_t *self = *self_p;
+        for (int stmt_nbr = 0; stmt_nbr < STMT_TOTAL; stmt_nbr++)
+            sqlite3_finalize (self->stmt [stmt_nbr]);
+        if (self->db)
+            sqlite3_close (self->db);
+        zstr_free (&self->path);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+
+//  --------------------------------------------------------------------------
+//  Last error
+
+const char *
+ds_store_error (ds_store_t *self)
+{
+    return sqlite3_errmsg (self->db);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Run a statement that returns no rows, then reset it. Returns 0 or -1.
+
+static int
+s_exec (ds_store_t *self, sqlite3_stmt *stmt)
+{
+    int rc = sqlite3_step (stmt);
+    if (rc != SQLITE_DONE)
+        zsys_warning ("ds_store: SQL-FAIL error=%s sql=%.60s",
+                      sqlite3_errmsg (self->db), sqlite3_sql (stmt));
+    sqlite3_reset (stmt);
+    sqlite3_clear_bindings (stmt);
+    return rc == SQLITE_DONE? 0: -1;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Bind text, NULL when value is NULL or empty
+
+static void
+s_bind_text (sqlite3_stmt *stmt, int index, const char *value)
+{
+    if (value && *value)
+        sqlite3_bind_text (stmt, index, value, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null (stmt, index);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Insert a task and its images, committed before return
+
+int
+ds_store_insert_task (ds_store_t *self, const char *task_id,
+                      const char *task_type, int priority, zchunk_t **images,
+                      size_t count, const char *form, const char *file_lib)
+{
+    assert (self);
+    //  Content hash: SHA-256 over the hashes of each input, in order
+    EVP_MD_CTX *context = EVP_MD_CTX_new ();
+    assert (context);
+    EVP_DigestInit_ex (context, EVP_sha256 (), NULL);
+    for (size_t image_nbr = 0; image_nbr < count; image_nbr++)
+        EVP_DigestUpdate (context, zchunk_data (images [image_nbr]),
+                          zchunk_size (images [image_nbr]));
+    if (form)
+        EVP_DigestUpdate (context, form, strlen (form));
+    if (file_lib)
+        EVP_DigestUpdate (context, file_lib, strlen (file_lib));
+    unsigned char hash [EVP_MAX_MD_SIZE];
+    unsigned int hash_size = 0;
+    EVP_DigestFinal_ex (context, hash, &hash_size);
+    EVP_MD_CTX_free (context);
+    char digest [65];
+    for (unsigned int byte_nbr = 0; byte_nbr < hash_size; byte_nbr++)
+        snprintf (digest + byte_nbr * 2, 3, "%02x", hash [byte_nbr]);
+
+    if (s_exec (self, self->stmt [STMT_BEGIN]))
+        return -1;
+    sqlite3_stmt *stmt = self->stmt [STMT_INSERT_TASK];
+    sqlite3_bind_text (stmt, 1, task_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text (stmt, 2, task_type, -1, SQLITE_STATIC);
+    sqlite3_bind_int (stmt, 3, priority);
+    sqlite3_bind_int64 (stmt, 4, ds_util_now_ms ());
+    sqlite3_bind_text (stmt, 5, digest, -1, SQLITE_STATIC);
+    s_bind_text (stmt, 6, form);
+    s_bind_text (stmt, 7, file_lib);
+    int rc = s_exec (self, stmt);
+    stmt = self->stmt [STMT_INSERT_IMAGE];
+    for (size_t image_nbr = 0; image_nbr < count && rc == 0; image_nbr++) {
+        sqlite3_bind_text (stmt, 1, task_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int (stmt, 2, (int) image_nbr);
+        sqlite3_bind_blob64 (stmt, 3, zchunk_data (images [image_nbr]),
+                             zchunk_size (images [image_nbr]), SQLITE_STATIC);
+        rc = s_exec (self, stmt);
+    }
+    if (rc == 0)
+        rc = s_exec (self, self->stmt [STMT_COMMIT]);
+    if (rc)
+        s_exec (self, self->stmt [STMT_ROLLBACK]);
+    return rc;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Set a time column on a JSON object as RFC 3339 text (null if NULL)
+
+static void
+s_json_time (json_t *object, const char *key, sqlite3_stmt *stmt, int column)
+{
+    if (sqlite3_column_type (stmt, column) == SQLITE_NULL)
+        json_object_set_new (object, key, json_null ());
+    else {
+        char buffer [32];
+        ds_util_iso_time (sqlite3_column_int64 (stmt, column), buffer,
+                          sizeof (buffer));
+        json_object_set_new (object, key, json_string (buffer));
+    }
+}
+
+
+//  --------------------------------------------------------------------------
+//  Status of a task as JSON
+
+json_t *
+ds_store_task_status (ds_store_t *self, const char *task_id)
+{
+    assert (self);
+    sqlite3_stmt *stmt = self->stmt [STMT_STATUS];
+    sqlite3_bind_text (stmt, 1, task_id, -1, SQLITE_STATIC);
+    json_t *status = NULL;
+    int rc = sqlite3_step (stmt);
+    if (rc == SQLITE_ROW) {
+        status = json_object ();
+        json_object_set_new (status, "task_id", json_string (
+            (const char *) sqlite3_column_text (stmt, 0)));
+        json_object_set_new (status, "type", json_string (
+            (const char *) sqlite3_column_text (stmt, 1)));
+        const char *state = (const char *) sqlite3_column_text (stmt, 2);
+        json_object_set_new (status, "status", json_string (state));
+        json_object_set_new (status, "priority",
+                             json_integer (sqlite3_column_int (stmt, 3)));
+        json_object_set_new (status, "attempts",
+                             json_integer (sqlite3_column_int (stmt, 4)));
+        s_json_time (status, "created_at", stmt, 5);
+        s_json_time (status, "updated_at", stmt, 6);
+        s_json_time (status, "started_at", stmt, 7);
+        s_json_time (status, "finished_at", stmt, 8);
+        if (sqlite3_column_type (stmt, 9) != SQLITE_NULL)
+            json_object_set_new (status, "worker", json_string (
+                (const char *) sqlite3_column_text (stmt, 9)));
+        if (streq (state, "completed")) {
+            const char *text = (const char *) sqlite3_column_text (stmt, 10);
+            json_t *result = text? json_loads (text, 0, NULL): NULL;
+            json_object_set_new (status, "result",
+                                 result? result: json_null ());
+        }
+        if (sqlite3_column_type (stmt, 11) != SQLITE_NULL) {
+            json_t *error = json_object ();
+            json_object_set_new (error, "code", json_string (
+                (const char *) sqlite3_column_text (stmt, 11)));
+            const char *message = (const char *) sqlite3_column_text (stmt, 12);
+            json_object_set_new (error, "message",
+                                 json_string (message? message: ""));
+            json_object_set_new (status, "error", error);
+        }
+    }
+    else
+    if (rc != SQLITE_DONE)
+        zsys_warning ("ds_store: SQL-FAIL error=%s", sqlite3_errmsg (self->db));
+    sqlite3_reset (stmt);
+    sqlite3_clear_bindings (stmt);
+    return status;
+}
+
+
+static void
+s_proto_destroy (void **item)
+{
+    ds_proto_destroy ((ds_proto_t **) item);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Pending tasks as QUEUE messages, oldest first
+
+zlistx_t *
+ds_store_pending (ds_store_t *self)
+{
+    assert (self);
+    zlistx_t *pending = zlistx_new ();
+    assert (pending);
+    zlistx_set_destructor (pending, s_proto_destroy);
+    sqlite3_stmt *stmt = self->stmt [STMT_PENDING];
+    while (sqlite3_step (stmt) == SQLITE_ROW) {
+        int priority = sqlite3_column_int (stmt, 2);
+        if (priority < 0 || priority > DS_PROTO_MAX_PRIORITY)
+            continue;           //  not written by us; never dispatch it
+        ds_proto_t *queue = ds_proto_new (DS_PROTO_QUEUE);
+        ds_proto_set_task_id (queue,
+                              (const char *) sqlite3_column_text (stmt, 0));
+        ds_proto_set_task_type (queue,
+                                (const char *) sqlite3_column_text (stmt, 1));
+        ds_proto_set_priority (queue, priority);
+        ds_proto_set_attempt (queue, sqlite3_column_int (stmt, 3));
+        zlistx_add_end (pending, queue);
+    }
+    sqlite3_reset (stmt);
+    return pending;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Build the TASK message for a task
+
+ds_proto_t *
+ds_store_load_task (ds_store_t *self, const char *task_id)
+{
+    assert (self);
+    sqlite3_stmt *stmt = self->stmt [STMT_LOAD_TASK];
+    sqlite3_bind_text (stmt, 1, task_id, -1, SQLITE_STATIC);
+    ds_proto_t *task = NULL;
+    if (sqlite3_step (stmt) == SQLITE_ROW) {
+        int priority = sqlite3_column_int (stmt, 1);
+        task = ds_proto_new (DS_PROTO_TASK);
+        ds_proto_set_task_id (task, task_id);
+        ds_proto_set_task_type (task,
+                                (const char *) sqlite3_column_text (stmt, 0));
+        ds_proto_set_priority (task, priority < 0? 0
+                               : priority > DS_PROTO_MAX_PRIORITY?
+                               DS_PROTO_MAX_PRIORITY: priority);
+        ds_proto_set_attempt (task, sqlite3_column_int (stmt, 2));
+        ds_proto_set_form (task, (const char *) sqlite3_column_text (stmt, 3));
+        ds_proto_set_file_lib (task,
+                               (const char *) sqlite3_column_text (stmt, 4));
+    }
+    sqlite3_reset (stmt);
+    sqlite3_clear_bindings (stmt);
+    if (task) {
+        stmt = self->stmt [STMT_LOAD_IMAGES];
+        sqlite3_bind_text (stmt, 1, task_id, -1, SQLITE_STATIC);
+        while (sqlite3_step (stmt) == SQLITE_ROW
+           &&  ds_proto_images (task) < DS_PROTO_MAX_IMAGES)
+            ds_proto_add_image (task, sqlite3_column_blob (stmt, 0),
+                                (size_t) sqlite3_column_bytes (stmt, 0));
+        sqlite3_reset (stmt);
+        sqlite3_clear_bindings (stmt);
+    }
+    return task;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Begin and commit a batch
+
+int
+ds_store_begin (ds_store_t *self)
+{
+    return s_exec (self, self->stmt [STMT_BEGIN]);
+}
+
+int
+ds_store_commit (ds_store_t *self)
+{
+    int rc = s_exec (self, self->stmt [STMT_COMMIT]);
+    if (rc)
+        s_exec (self, self->stmt [STMT_ROLLBACK]);
+    return rc;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Apply one event
+
+int
+ds_store_apply_event (ds_store_t *self, ds_proto_t *event)
+{
+    assert (self);
+    assert (ds_proto_type (event) == DS_PROTO_EVENT);
+    sqlite3_stmt *stmt;
+    switch (ds_proto_event (event)) {
+        case DS_EVENT_STARTED:
+            stmt = self->stmt [STMT_STARTED];
+            break;
+        case DS_EVENT_RESULT:
+            stmt = self->stmt [STMT_COMPLETED];
+            sqlite3_bind_text (stmt, 5, ds_proto_result (event), -1,
+                               SQLITE_STATIC);
+            break;
+        case DS_EVENT_FAILED:
+            stmt = self->stmt [STMT_FAILED];
+            sqlite3_bind_text (stmt, 5, ds_proto_error_code (event), -1,
+                               SQLITE_STATIC);
+            sqlite3_bind_text (stmt, 6, ds_proto_error_text (event), -1,
+                               SQLITE_STATIC);
+            break;
+        default:
+            return 0;           //  heartbeats change nothing stored
+    }
+    //  The sink's clock, not the worker's, orders what it stores
+    sqlite3_bind_text (stmt, 1, ds_proto_task_id (event), -1, SQLITE_STATIC);
+    sqlite3_bind_int64 (stmt, 2, ds_util_now_ms ());
+    sqlite3_bind_text (stmt, 3, ds_proto_worker (event), -1, SQLITE_STATIC);
+    sqlite3_bind_int (stmt, 4, ds_proto_attempt (event));
+    if (s_exec (self, stmt))
+        return -1;
+    return sqlite3_changes (self->db) > 0? 1: 0;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Count tasks
+
+int64_t
+ds_store_count (ds_store_t *self, const char *status)
+{
+    sqlite3_stmt *stmt = self->stmt [status? STMT_COUNT_STATUS: STMT_COUNT_ALL];
+    if (status)
+        sqlite3_bind_text (stmt, 1, status, -1, SQLITE_STATIC);
+    int64_t count = -1;
+    if (sqlite3_step (stmt) == SQLITE_ROW)
+        count = sqlite3_column_int64 (stmt, 0);
+    sqlite3_reset (stmt);
+    sqlite3_clear_bindings (stmt);
+    return count;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Self test
+
+void
+ds_store_test (bool verbose)
+{
+    printf (" * ds_store: ");
+    if (verbose)
+        printf ("\n");
+
+    //  @selftest
+    char *path = zsys_sprintf ("/tmp/ds_store_test.%d.db", (int) getpid ());
+    ds_store_t *store = ds_store_new (path);
+    assert (store);
+    //  A second connection on the same file, as the sink would have
+    ds_store_t *sink = ds_store_new (path);
+    assert (sink);
+
+    zchunk_t *images [2];
+    images [0] = zchunk_new ("page-one", 8);
+    images [1] = zchunk_new ("page-two", 8);
+    const char *task_id = "1b4e28ba-2fa1-11d2-883f-0016d3cca427";
+    assert (ds_store_insert_task (store, task_id, "document", 5, images, 2,
+                                  NULL, "{\"documents\":[]}") == 0);
+    //  Duplicate ids are refused and leave nothing half-written
+    assert (ds_store_insert_task (store, task_id, "form", 1, images, 1,
+                                  NULL, NULL) == -1);
+    assert (ds_store_count (store, NULL) == 1);
+    assert (ds_store_insert_task (store, "second", "form", 9, images, 1,
+                                  NULL, NULL) == 0);
+    zchunk_destroy (&images [0]);
+    zchunk_destroy (&images [1]);
+
+    zlistx_t *pending = ds_store_pending (store);
+    assert (zlistx_size (pending) == 2);
+    ds_proto_t *queued = (ds_proto_t *) zlistx_first (pending);
+    assert (streq (ds_proto_task_id (queued), task_id));
+    zlistx_destroy (&pending);
+
+    ds_proto_t *task = ds_store_load_task (store, task_id);
+    assert (task);
+    assert (ds_proto_images (task) == 2);
+    assert (memcmp (zchunk_data (ds_proto_image (task, 1)), "page-two", 8)
+            == 0);
+    assert (streq (ds_proto_file_lib (task), "{\"documents\":[]}"));
+    assert (streq (ds_proto_form (task), ""));
+    ds_proto_destroy (&task);
+    assert (ds_store_load_task (store, "nope") == NULL);
+
+    json_t *status = ds_store_task_status (store, task_id);
+    assert (status);
+    assert (streq (json_string_value (json_object_get (status, "status")),
+                   "pending"));
+    assert (json_is_null (json_object_get (status, "started_at")));
+    json_decref (status);
+    assert (ds_store_task_status (store, "nope") == NULL);
+
+    //  Events: started, result, then a late duplicate that is dropped
+    ds_proto_t *event = ds_proto_new (DS_PROTO_EVENT);
+    ds_proto_set_task_id (event, task_id);
+    ds_proto_set_worker (event, "w1");
+    ds_proto_set_attempt (event, 1);
+    ds_proto_set_event (event, DS_EVENT_STARTED);
+    assert (ds_store_begin (sink) == 0);
+    assert (ds_store_apply_event (sink, event) == 1);
+    ds_proto_set_event (event, DS_EVENT_RESULT);
+    ds_proto_set_result (event, "{\"title\":\"Invoice\"}");
+    assert (ds_store_apply_event (sink, event) == 1);
+    ds_proto_set_event (event, DS_EVENT_FAILED);
+    ds_proto_set_error (event, "LATE", "late duplicate");
+    assert (ds_store_apply_event (sink, event) == 0);
+    ds_proto_set_task_id (event, "unknown");
+    assert (ds_store_apply_event (sink, event) == 0);
+    assert (ds_store_commit (sink) == 0);
+    ds_proto_destroy (&event);
+
+    status = ds_store_task_status (store, task_id);
+    assert (streq (json_string_value (json_object_get (status, "status")),
+                   "completed"));
+    json_t *result = json_object_get (status, "result");
+    assert (streq (json_string_value (json_object_get (result, "title")),
+                   "Invoice"));
+    assert (json_integer_value (json_object_get (status, "attempts")) == 1);
+    assert (!json_object_get (status, "error"));
+    json_decref (status);
+    //  A finished task is not loaded for dispatch again
+    assert (ds_store_load_task (store, task_id) == NULL);
+    assert (ds_store_count (store, "completed") == 1);
+    assert (ds_store_count (store, "pending") == 1);
+
+    ds_store_destroy (&sink);
+    ds_store_destroy (&store);
+    //  A database with a newer schema is refused
+    sqlite3 *db;
+    assert (sqlite3_open (path, &db) == SQLITE_OK);
+    assert (sqlite3_exec (db, "PRAGMA user_version = 99", NULL, NULL, NULL)
+            == SQLITE_OK);
+    sqlite3_close (db);
+    assert (ds_store_new (path) == NULL);
+
+    char *wal = zsys_sprintf ("%s-wal", path);
+    char *shm = zsys_sprintf ("%s-shm", path);
+    zsys_file_delete (path);
+    zsys_file_delete (wal);
+    zsys_file_delete (shm);
+    zstr_free (&wal);
+    zstr_free (&shm);
+    zstr_free (&path);
+    //  @end
+    printf ("OK\n");
+}

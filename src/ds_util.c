@@ -1,0 +1,289 @@
+/*  =========================================================================
+    ds_util - small shared helpers: clock, ids, base64, hashing, files
+
+    @header
+    Functions, not a class: the clock, UUIDs (czmq zuuid), base64 and
+    SHA-256 (OpenSSL EVP), atomic file writes and safe log samples.
+    @end
+    =========================================================================
+*/
+
+#include "ds_classes.h"
+
+#define UTIL_UUID_LENGTH 36
+#define UTIL_BASE64_BLOCK 4096
+
+
+//  --------------------------------------------------------------------------
+//  Wall clock in milliseconds
+
+int64_t
+ds_util_now_ms (void)
+{
+    struct timespec now;
+    clock_gettime (CLOCK_REALTIME, &now);
+    return (int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+
+//  --------------------------------------------------------------------------
+//  RFC 3339 UTC time with milliseconds
+
+char *
+ds_util_iso_time (int64_t time_ms, char *buffer, size_t size)
+{
+    assert (buffer && size >= 32);
+    time_t seconds = (time_t) (time_ms / 1000);
+    struct tm utc;
+    gmtime_r (&seconds, &utc);
+    size_t length = strftime (buffer, size, "%Y-%m-%dT%H:%M:%S", &utc);
+    snprintf (buffer + length, size - length, ".%03dZ",
+              (int) (time_ms % 1000));
+    return buffer;
+}
+
+
+//  --------------------------------------------------------------------------
+//  New random UUID, canonical form
+
+char *
+ds_util_uuid (void)
+{
+    zuuid_t *uuid = zuuid_new ();
+    assert (uuid);
+    char *text = strdup (zuuid_str_canonical (uuid));
+    assert (text);
+    zuuid_destroy (&uuid);
+    for (char *scan = text; *scan; scan++)
+        *scan = (char) tolower ((unsigned char) *scan);
+    return text;
+}
+
+
+//  --------------------------------------------------------------------------
+//  True if text is a canonical UUID
+
+bool
+ds_util_is_uuid (const char *text)
+{
+    if (!text || strlen (text) != UTIL_UUID_LENGTH)
+        return false;
+    for (int char_nbr = 0; char_nbr < UTIL_UUID_LENGTH; char_nbr++) {
+        bool dash = char_nbr == 8 || char_nbr == 13 || char_nbr == 18
+                 || char_nbr == 23;
+        if (dash != (text [char_nbr] == '-'))
+            return false;
+        if (!dash && !isxdigit ((unsigned char) text [char_nbr]))
+            return false;
+    }
+    return true;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Decode base64 with OpenSSL's streaming decoder
+
+zchunk_t *
+ds_util_base64_decode (const char *text, size_t length, size_t limit)
+{
+    assert (text);
+    //  Accept a data URL ("data:image/png;base64,....")
+    if (length > 5 && memcmp (text, "data:", 5) == 0) {
+        const char *comma = (const char *) memchr (text, ',', length);
+        size_t prefix = comma? (size_t) (comma - text): 0;
+        if (prefix < 7 || memcmp (comma - 7, ";base64", 7))
+            return NULL;
+        length -= (size_t) (comma + 1 - text);
+        text = comma + 1;
+    }
+    //  Drop white space; EVP would accept only newlines. Add missing padding.
+    size_t significant = 0;
+    for (size_t char_nbr = 0; char_nbr < length; char_nbr++)
+        if (!isspace ((unsigned char) text [char_nbr]))
+            significant++;
+    if (significant == 0 || significant % 4 == 1
+    ||  significant / 4 * 3 > limit + 3)
+        return NULL;
+    size_t padded = (significant + 3) / 4 * 4;
+    char *clean = (char *) malloc (padded);
+    assert (clean);
+    size_t clean_size = 0;
+    for (size_t char_nbr = 0; char_nbr < length; char_nbr++)
+        if (!isspace ((unsigned char) text [char_nbr]))
+            clean [clean_size++] = text [char_nbr];
+    while (clean_size < padded)
+        clean [clean_size++] = '=';
+
+    unsigned char *bytes = (unsigned char *) malloc (padded / 4 * 3);
+    assert (bytes);
+    EVP_ENCODE_CTX *context = EVP_ENCODE_CTX_new ();
+    assert (context);
+    EVP_DecodeInit (context);
+    int written = 0, final_written = 0;
+    int rc = EVP_DecodeUpdate (context, bytes, &written,
+                               (unsigned char *) clean, (int) clean_size);
+    if (rc >= 0)
+        rc = EVP_DecodeFinal (context, bytes + written,
+                              &final_written);
+    EVP_ENCODE_CTX_free (context);
+    free (clean);
+    size_t decoded = (size_t) written + (size_t) final_written;
+    zchunk_t *chunk = NULL;
+    if (rc >= 0 && decoded > 0 && decoded <= limit) {
+        chunk = zchunk_new (bytes, decoded);
+        assert (chunk);
+    }
+    free (bytes);
+    return chunk;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Encode bytes as base64 on one line
+
+char *
+ds_util_base64_encode (const void *data, size_t size)
+{
+    size_t encoded_size = (size + 2) / 3 * 4 + 1;
+    char *text = (char *) malloc (encoded_size);
+    assert (text);
+    int length = EVP_EncodeBlock ((unsigned char *) text,
+                                  (const unsigned char *) data, (int) size);
+    assert (length >= 0 && (size_t) length < encoded_size);
+    text [length] = 0;
+    return text;
+}
+
+
+//  --------------------------------------------------------------------------
+//  SHA-256 as hex
+
+void
+ds_util_sha256_hex (const void *data, size_t size, char *digest)
+{
+    unsigned char hash [EVP_MAX_MD_SIZE];
+    unsigned int hash_size = 0;
+    int rc = EVP_Digest (data, size, hash, &hash_size, EVP_sha256 (), NULL);
+    assert (rc == 1 && hash_size == 32);
+    for (unsigned int byte_nbr = 0; byte_nbr < hash_size; byte_nbr++)
+        snprintf (digest + byte_nbr * 2, 3, "%02x", hash [byte_nbr]);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Write a file atomically
+
+int
+ds_util_write_file (const char *path, const char *text)
+{
+    char *temporary = zsys_sprintf ("%s.tmp.%d", path, (int) getpid ());
+    assert (temporary);
+    FILE *file = fopen (temporary, "w");
+    int rc = -1;
+    if (file) {
+        size_t length = strlen (text);
+        bool written = fwrite (text, 1, length, file) == length;
+        if (fclose (file) == 0 && written && rename (temporary, path) == 0)
+            rc = 0;
+    }
+    if (rc)
+        unlink (temporary);
+    zstr_free (&temporary);
+    return rc;
+}
+
+
+//  --------------------------------------------------------------------------
+//  mkdir -p
+
+int
+ds_util_mkdir_p (const char *path)
+{
+    return zsys_dir_create ("%s", path);
+}
+
+
+//  --------------------------------------------------------------------------
+//  A bounded, printable sample of data for a log line
+
+char *
+ds_util_sample (const void *data, size_t size, char *sample)
+{
+    const unsigned char *bytes = (const unsigned char *) data;
+    size_t length = size < DS_UTIL_SAMPLE? size: DS_UTIL_SAMPLE;
+    for (size_t byte_nbr = 0; byte_nbr < length; byte_nbr++)
+        sample [byte_nbr] = isprint (bytes [byte_nbr])?
+                            (char) bytes [byte_nbr]: '.';
+    sample [length] = 0;
+    return sample;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Self test
+
+void
+ds_util_test (bool verbose)
+{
+    printf (" * ds_util: ");
+    if (verbose)
+        printf ("\n");
+
+    //  @selftest
+    char buffer [32];
+    assert (streq (ds_util_iso_time (1764771826120, buffer, sizeof (buffer)),
+                   "2025-12-03T14:23:46.120Z"));
+    assert (ds_util_now_ms () > 1764771826120);
+
+    char *uuid = ds_util_uuid ();
+    assert (ds_util_is_uuid (uuid));
+    char *other = ds_util_uuid ();
+    assert (!streq (uuid, other));
+    zstr_free (&uuid);
+    zstr_free (&other);
+    assert (!ds_util_is_uuid ("1b4e28ba-2fa1-11d2-883f-0016d3cca42"));
+    assert (!ds_util_is_uuid ("1b4e28ba+2fa1-11d2-883f-0016d3cca427"));
+    assert (!ds_util_is_uuid ("../../etc/passwd"));
+
+    zchunk_t *chunk = ds_util_base64_decode ("aGVsbG8gd29ybGQ=", 16, 100);
+    assert (chunk && zchunk_size (chunk) == 11);
+    assert (memcmp (zchunk_data (chunk), "hello world", 11) == 0);
+    zchunk_destroy (&chunk);
+    //  Missing padding, white space and data URLs are accepted
+    chunk = ds_util_base64_decode ("aGVs\nbG8gd29y bGQ", 17, 100);
+    assert (chunk && zchunk_size (chunk) == 11);
+    zchunk_destroy (&chunk);
+    const char *url = "data:image/png;base64,aGk=";
+    chunk = ds_util_base64_decode (url, strlen (url), 100);
+    assert (chunk && zchunk_size (chunk) == 2);
+    zchunk_destroy (&chunk);
+    //  Bad characters, impossible lengths and oversize are rejected
+    assert (!ds_util_base64_decode ("aGVsbG8*d29ybGQ=", 16, 100));
+    assert (!ds_util_base64_decode ("aGVsb", 5, 100));
+    assert (!ds_util_base64_decode ("", 0, 100));
+    assert (!ds_util_base64_decode ("aGVsbG8gd29ybGQ=", 16, 5));
+    assert (!ds_util_base64_decode ("data:text/plain,hi", 18, 100));
+
+    char *encoded = ds_util_base64_encode ("hello world", 11);
+    assert (streq (encoded, "aGVsbG8gd29ybGQ="));
+    zstr_free (&encoded);
+
+    char digest [65];
+    ds_util_sha256_hex ("abc", 3, digest);
+    assert (streq (digest, "ba7816bf8f01cfea414140de5dae2223"
+                           "b00361a396177a9cb410ff61f20015ad"));
+
+    char sample [DS_UTIL_SAMPLE + 1];
+    assert (streq (ds_util_sample ("a\nb\x01", 4, sample), "a.b."));
+
+    char *path = zsys_sprintf ("/tmp/ds_util_test.%d", (int) getpid ());
+    assert (ds_util_write_file (path, "x=1\n") == 0);
+    FILE *file = fopen (path, "r");
+    assert (file);
+    assert (fgets (buffer, sizeof (buffer), file) && streq (buffer, "x=1\n"));
+    fclose (file);
+    unlink (path);
+    zstr_free (&path);
+    //  @end
+    printf ("OK\n");
+}
