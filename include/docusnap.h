@@ -68,5 +68,6 @@ typedef struct _ds_base64_t ds_base64_t;
 #include "ds_config.h"
 #include "ds_store.h"
 #include "ds_util.h"
+#include "ds_service.h"
 
 #endif

@@ -1,0 +1,257 @@
+/*  =========================================================================
+    ds_sink - the sink actor: worker events into SQLite
+
+    @header
+    Drains up to batch-size events at a time from its PULL socket and
+    applies them in one transaction, so the write rate is bounded by
+    SQLite's commit rate divided by the batch, not by the event rate.
+    Malformed frames are logged with a bounded sample, counted, dropped.
+    @end
+    =========================================================================
+*/
+
+#include "ds_sink_classes.h"
+
+#define SINK_RCVHWM 100000
+
+//  Structure of the actor's state
+
+typedef struct {
+    zsock_t *pipe;              //  actor pipe
+    zsock_t *events;            //  PULL, bound: EVENT from workers
+    ds_store_t *store;          //  task store
+    ds_proto_t *event;          //  reusable decoded message
+    int batch_size;             //  events per transaction at most
+    bool verbose;               //  log each event
+    uint64_t applied;           //  events that changed a task
+    uint64_t dropped;           //  late duplicates and unknown tasks
+    uint64_t rejected;          //  malformed frames
+} sink_t;
+
+
+//  --------------------------------------------------------------------------
+//  Receive and apply what is waiting, up to one batch, in one transaction
+
+static void
+s_sink_drain (sink_t *self)
+{
+    if (ds_store_begin (self->store)) {
+        zsys_error ("ds_sink: DB-FAIL begin error=%s",
+                    ds_store_error (self->store));
+        return;
+    }
+    for (int event_nbr = 0; event_nbr < self->batch_size; event_nbr++) {
+        zmsg_t *msg = zmsg_recv (self->events);     //  rcvtimeo is 0
+        if (!msg)
+            break;
+        zframe_t *frame = zmsg_first (msg);
+        if (zmsg_size (msg) != 1
+        ||  ds_proto_decode (self->event, zframe_data (frame),
+                             zframe_size (frame))
+        ||  ds_proto_type (self->event) != DS_PROTO_EVENT) {
+            char sample [DS_UTIL_SAMPLE + 1];
+            ds_util_sample (zframe_data (frame), zframe_size (frame), sample);
+            zsys_warning ("ds_sink: BAD-FRAME reason=\"%s\" frames=%zu "
+                          "sample=\"%s\"", zmsg_size (msg) != 1?
+                          "not one frame": ds_proto_type (self->event)?
+                          "not an EVENT": ds_proto_reason (self->event),
+                          zmsg_size (msg), sample);
+            self->rejected++;
+        }
+        else {
+            int rc = ds_store_apply_event (self->store, self->event);
+            if (rc == 1)
+                self->applied++;
+            else
+            if (rc == 0 && ds_proto_event (self->event) != DS_EVENT_HEARTBEAT) {
+                self->dropped++;
+                zsys_info ("ds_sink: DROPPED task=%s event=%d worker=%s "
+                           "(task ended already or unknown)",
+                           ds_proto_task_id (self->event),
+                           ds_proto_event (self->event),
+                           ds_proto_worker (self->event));
+            }
+            if (self->verbose)
+                zsys_debug ("ds_sink: EVENT task=%s event=%d worker=%s rc=%d",
+                            ds_proto_task_id (self->event),
+                            ds_proto_event (self->event),
+                            ds_proto_worker (self->event), rc);
+        }
+        zmsg_destroy (&msg);
+    }
+    if (ds_store_commit (self->store))
+        zsys_error ("ds_sink: DB-FAIL commit error=%s",
+                    ds_store_error (self->store));
+}
+
+
+//  --------------------------------------------------------------------------
+//  Handle a command from the pipe; returns -1 on $TERM
+
+static int
+s_sink_command (sink_t *self)
+{
+    char *command = zstr_recv (self->pipe);
+    if (!command)
+        return -1;
+    int rc = 0;
+    if (streq (command, "$TERM"))
+        rc = -1;
+    else
+    if (streq (command, "STATS"))
+        zsock_send (self->pipe, "888", self->applied, self->dropped,
+                    self->rejected);
+    else
+        zsys_warning ("ds_sink: BAD-COMMAND command=%s", command);
+    zstr_free (&command);
+    return rc;
+}
+
+
+//  --------------------------------------------------------------------------
+//  The actor
+
+void
+ds_sink (zsock_t *pipe, void *args)
+{
+    ds_config_t *config = (ds_config_t *) args;
+    sink_t self = {0};
+    bool started = false;
+    self.pipe = pipe;
+    self.batch_size = (int) ds_config_int (config, "batch-size");
+    self.verbose = ds_config_bool (config, "verbose");
+    zsock_signal (pipe, 0);
+
+    char *db_path = ds_service_db_path (config);
+    self.store = db_path? ds_store_new (db_path): NULL;
+    self.events = zsock_new (ZMQ_PULL);
+    assert (self.events);
+    zsock_set_maxmsgsize (self.events, DS_PROTO_MAX_FRAME);
+    zsock_set_rcvhwm (self.events, SINK_RCVHWM);
+    zsock_set_rcvtimeo (self.events, 0);
+    const char *endpoint = ds_config_get (config, "events-endpoint");
+    if (!self.store)
+        ds_service_failed (pipe, "cannot open the database");
+    else
+    if (zsock_bind (self.events, "%s", endpoint) < 0) {
+        char *reason = zsys_sprintf ("cannot bind %s: %s", endpoint,
+                                     zmq_strerror (zmq_errno ()));
+        ds_service_failed (pipe, reason);
+        zstr_free (&reason);
+    }
+    else {
+        started = true;
+        char *line = zsys_sprintf ("events=%s", zsock_endpoint (self.events));
+        const char *lines [] = {line, NULL};
+        ds_service_ready (pipe, lines);
+        zsys_info ("ds_sink: STARTED db=%s events=%s", db_path,
+                   zsock_endpoint (self.events));
+        zstr_free (&line);
+        self.event = ds_proto_new (0);
+
+        zpoller_t *poller = zpoller_new (pipe, self.events, NULL);
+        zpoller_set_nonstop (poller, true);
+        while (true) {
+            void *which = zpoller_wait (poller, -1);
+            if (which == pipe && s_sink_command (&self))
+                break;
+            if (which == self.events)
+                s_sink_drain (&self);
+        }
+        zpoller_destroy (&poller);
+        //  Apply whatever already arrived before stopping
+        s_sink_drain (&self);
+        zsys_info ("ds_sink: STOPPED applied=%" PRIu64 " dropped=%" PRIu64
+                   " rejected=%" PRIu64, self.applied, self.dropped,
+                   self.rejected);
+        ds_proto_destroy (&self.event);
+    }
+    zsock_destroy (&self.events);
+    ds_store_destroy (&self.store);
+    zstr_free (&db_path);
+    //  On failure, wait for $TERM so the caller can destroy us cleanly
+    if (!started) {
+        char *command;
+        while ((command = zstr_recv (pipe)) && !streq (command, "$TERM"))
+            zstr_free (&command);
+        zstr_free (&command);
+    }
+}
+
+
+//  --------------------------------------------------------------------------
+//  Self test: events in, rows out, duplicates dropped, garbage rejected
+
+void
+ds_sink_test (bool verbose)
+{
+    printf (" * ds_sink: ");
+    if (verbose)
+        printf ("\n");
+
+    //  @selftest
+    char *data_dir = zsys_sprintf ("/tmp/ds_sink_test.%d", (int) getpid ());
+    ds_config_t *config = ds_config_new ("sink", DS_ROLE_SINK, "test");
+    ds_config_set (config, "data-dir", data_dir);
+    ds_config_set (config, "events-endpoint", "tcp://127.0.0.1:*");
+    ds_config_set (config, "batch-size", "2");
+    char *db_path = ds_service_db_path (config);
+    ds_store_t *store = ds_store_new (db_path);
+    assert (store);
+    zchunk_t *image = zchunk_new ("x", 1);
+    assert (ds_store_insert_task (store, "task-1", "document", 5, &image, 1,
+                                  NULL, NULL) == 0);
+    zchunk_destroy (&image);
+
+    zactor_t *sink = zactor_new (ds_sink, config);
+    char *status = zstr_recv (sink);
+    assert (status && streq (status, "READY"));
+    char *line = zstr_recv (sink);
+    assert (line && strncmp (line, "events=tcp://127.0.0.1:", 23) == 0);
+    zsock_t *push = zsock_new_push (NULL);
+    assert (zsock_connect (push, "%s", line + 7) == 0);
+    zstr_free (&status);
+    zstr_free (&line);
+
+    ds_proto_t *event = ds_proto_new (DS_PROTO_EVENT);
+    ds_proto_set_task_id (event, "task-1");
+    ds_proto_set_worker (event, "w1");
+    ds_proto_set_attempt (event, 1);
+    ds_proto_set_event (event, DS_EVENT_STARTED);
+    ds_proto_send (event, push);
+    zstr_send (push, "garbage");
+    ds_proto_set_event (event, DS_EVENT_RESULT);
+    ds_proto_set_result (event, "{}");
+    ds_proto_send (event, push);
+    ds_proto_set_event (event, DS_EVENT_FAILED);
+    ds_proto_set_error (event, "LATE", "too late");
+    ds_proto_send (event, push);
+    ds_proto_destroy (&event);
+
+    //  Poll STATS until all four frames are accounted for
+    uint64_t applied = 0, dropped = 0, rejected = 0;
+    int64_t deadline = zclock_mono () + 5000;
+    while (applied + dropped + rejected < 4 && zclock_mono () < deadline) {
+        zstr_send (sink, "STATS");
+        assert (zsock_recv (sink, "888", &applied, &dropped, &rejected) == 0);
+        if (applied + dropped + rejected < 4)
+            zclock_sleep (10);
+    }
+    assert (applied == 2 && dropped == 1 && rejected == 1);
+    json_t *task = ds_store_task_status (store, "task-1");
+    assert (streq (json_string_value (json_object_get (task, "status")),
+                   "completed"));
+    json_decref (task);
+
+    zactor_destroy (&sink);
+    zsock_destroy (&push);
+    ds_store_destroy (&store);
+    ds_config_destroy (&config);
+    char *command = zsys_sprintf ("rm -rf '%s'", data_dir);
+    assert (system (command) == 0);
+    zstr_free (&command);
+    zstr_free (&db_path);
+    zstr_free (&data_dir);
+    //  @end
+    printf ("OK\n");
+}

@@ -1,0 +1,131 @@
+/*  =========================================================================
+    ds_service - the common life of a docusnap service process
+
+    @header
+    Loads configuration, runs the service actor, writes the ready file,
+    and turns SIGINT/SIGTERM into a clean $TERM for the actor.
+    @end
+    =========================================================================
+*/
+
+#include "ds_classes.h"
+
+
+//  --------------------------------------------------------------------------
+//  Run a service
+
+int
+ds_service_main (int argc, char **argv, const char *program, int role,
+                 const char *summary, zactor_fn *actor_fn)
+{
+    ds_config_t *config = ds_config_new (program, role, summary);
+    int rc = ds_config_load (config, argc, argv);
+    if (rc != 0) {
+        ds_config_destroy (&config);
+        return rc == 1? 0: 2;
+    }
+    if (zlist_size (ds_config_args (config))) {
+        fprintf (stderr, "%s: unexpected argument '%s' (see --help)\n",
+                 program, (char *) zlist_first (ds_config_args (config)));
+        ds_config_destroy (&config);
+        return 2;
+    }
+    zsys_init ();
+    zsys_set_logident (program);
+    //  zsys_init installed czmq's SIGINT/SIGTERM handler: it sets
+    //  zsys_interrupted, and the poller below wakes up
+    if (ds_config_bool (config, "verbose"))
+        ds_config_log (config);
+
+    zactor_t *actor = zactor_new (actor_fn, config);
+    assert (actor);
+    int exit_code = 0;
+    char *status = zstr_recv (actor);
+    if (status && streq (status, "READY")) {
+        //  Collect endpoint frames for the ready file
+        char *text = strdup ("");
+        zsock_set_rcvtimeo (actor, 0);
+        char *line;
+        while (zsock_rcvmore (actor) && (line = zstr_recv (actor))) {
+            char *joined = zsys_sprintf ("%s%s\n", text, line);
+            zsys_info ("%s: READY %s", program, line);
+            zstr_free (&text);
+            zstr_free (&line);
+            text = joined;
+        }
+        zsock_set_rcvtimeo (actor, -1);
+        const char *ready_file = ds_config_get (config, "ready-file");
+        if (*ready_file && ds_util_write_file (ready_file, text))
+            zsys_error ("%s: READY-FILE-FAIL path=%s", program, ready_file);
+        zstr_free (&text);
+        //  Wait for a signal, or for the actor to fail later on
+        zpoller_t *poller = zpoller_new (actor, NULL);
+        while (!zsys_interrupted) {
+            void *which = zpoller_wait (poller, -1);
+            if (which == actor) {
+                char *message = zstr_recv (actor);
+                bool failed = message && streq (message, "FAILED");
+                zstr_free (&message);
+                if (failed) {
+                    exit_code = 1;
+                    break;
+                }
+            }
+        }
+        zpoller_destroy (&poller);
+        if (exit_code == 0)
+            zsys_notice ("%s: STOPPING signal received", program);
+    }
+    else {
+        char *reason = status? zstr_recv (actor): NULL;
+        zsys_error ("%s: START-FAIL %s", program, reason? reason: "");
+        zstr_free (&reason);
+        exit_code = 1;
+    }
+    zstr_free (&status);
+    zactor_destroy (&actor);
+    zsys_notice ("%s: STOPPED exit=%d", program, exit_code);
+    ds_config_destroy (&config);
+    return exit_code;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Send READY and the endpoints
+
+void
+ds_service_ready (zsock_t *pipe, const char **endpoints)
+{
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addstr (msg, "READY");
+    for (const char **line = endpoints; *line; line++)
+        zmsg_addstr (msg, *line);
+    zmsg_send (&msg, pipe);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Send FAILED and a reason
+
+void
+ds_service_failed (zsock_t *pipe, const char *reason)
+{
+    zstr_sendx (pipe, "FAILED", reason, NULL);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Database path
+
+char *
+ds_service_db_path (ds_config_t *config)
+{
+    const char *data_dir = ds_config_get (config, "data-dir");
+    const char *db = ds_config_get (config, "db");
+    if (ds_util_mkdir_p (data_dir) && !*db) {
+        zsys_error ("ds_service: MKDIR-FAIL path=%s error=%s", data_dir,
+                    strerror (errno));
+        return NULL;
+    }
+    return *db? strdup (db): zsys_sprintf ("%s/docusnap.db", data_dir);
+}
