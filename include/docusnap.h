@@ -69,5 +69,6 @@ typedef struct _ds_base64_t ds_base64_t;
 #include "ds_store.h"
 #include "ds_util.h"
 #include "ds_service.h"
+#include "ds_image.h"
 
 #endif

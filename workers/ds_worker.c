@@ -1,0 +1,616 @@
+/*  =========================================================================
+    ds_worker - the worker actor: OCR threads and extraction
+
+    @header
+    One loop owns everything: the task socket, the event socket, the OCR
+    threads' pipes and the jobs in flight. A page goes to an idle OCR
+    thread with a borrowed pointer to its bytes; the job that owns the
+    bytes lives until every page has come back. Nothing is shared between
+    threads except through those messages.
+    @end
+    =========================================================================
+*/
+
+#include "ds_worker_classes.h"
+
+#define WORKER_EVENTS_SNDHWM 10000
+#define WORKER_DRAIN_MS 30000   //  longest wait for held tasks on $TERM
+#define WORKER_POLL_MS 1000
+
+//  One task in flight
+
+typedef struct {
+    ds_proto_t *task;           //  the TASK, owns the image bytes
+    const ds_strategy_t *strategy;  //  its type's strategy
+    json_t *pages;              //  {"text", "confidence"} per page
+    size_t remaining;           //  pages not yet back from OCR
+    char *error;                //  first OCR error, or NULL
+    int64_t started;            //  monotonic ms when it arrived
+} job_t;
+
+//  Structure of the actor's state
+
+typedef struct {
+    zsock_t *pipe;              //  actor pipe
+    zsock_t *tasks;             //  PULL, connected: TASK from ventilator
+    zsock_t *events;            //  PUSH, connected: EVENT to sink
+    zactor_t **ocr;             //  OCR threads
+    bool *ocr_busy;             //  which OCR threads hold a page
+    size_t ocr_count;           //  number of OCR threads
+    job_t *jobs;                //  job slots
+    size_t capacity;            //  job slots in all
+    size_t in_flight;           //  job slots in use
+    zlistx_t *waiting;          //  pages for OCR: (slot << 16 | page) + 1
+    ds_rules_t *rules;          //  offline extraction rules
+    ds_proto_t *message;        //  reusable decoded message
+    char *worker_id;            //  our name in events
+    bool verbose;               //  log each task
+    bool draining;              //  $TERM received: take no more tasks
+    uint64_t completed;         //  tasks that ended with a result
+    uint64_t failed;            //  tasks that ended with an error
+    uint64_t rejected;          //  malformed frames
+} worker_t;
+
+
+//  --------------------------------------------------------------------------
+//  Send an event for a task
+
+static void
+s_send_event (worker_t *self, ds_proto_t *task, int event, const char *result,
+              const char *code, const char *text)
+{
+    ds_proto_t *message = ds_proto_new (DS_PROTO_EVENT);
+    ds_proto_set_task_id (message, ds_proto_task_id (task));
+    ds_proto_set_event (message, event);
+    ds_proto_set_worker (message, self->worker_id);
+    ds_proto_set_attempt (message, ds_proto_attempt (task));
+    ds_proto_set_time_ms (message, ds_util_now_ms ());
+    if (result)
+        ds_proto_set_result (message, result);
+    if (code)
+        ds_proto_set_error (message, code, text);
+    if (ds_proto_send (message, self->events))
+        zsys_error ("ds_worker: EVENT-SEND-FAIL task=%s event=%d",
+                    ds_proto_task_id (task), event);
+    ds_proto_destroy (&message);
+}
+
+
+//  --------------------------------------------------------------------------
+//  End a task with an error
+
+static void
+s_fail (worker_t *self, ds_proto_t *task, const char *code, const char *text)
+{
+    zsys_warning ("ds_worker: TASK-FAILED task=%s code=%s message=\"%s\"",
+                  ds_proto_task_id (task), code, text);
+    s_send_event (self, task, DS_EVENT_FAILED, NULL, code, text);
+    self->failed++;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Parse an optional JSON text field; NULL when empty or not an object
+
+static json_t *
+s_parse_object (const char *text)
+{
+    if (!*text)
+        return NULL;
+    json_t *value = json_loads (text, JSON_REJECT_DUPLICATES, NULL);
+    if (value && !json_is_object (value)) {
+        json_decref (value);
+        value = NULL;
+    }
+    return value;
+}
+
+
+//  --------------------------------------------------------------------------
+//  All pages are back: extract and report, then free the slot
+
+static void
+s_finish (worker_t *self, size_t slot)
+{
+    job_t *job = &self->jobs [slot];
+    if (job->error)
+        s_fail (self, job->task, "OCR_FAILED", job->error);
+    else {
+        //  Join page texts with blank lines for the rules
+        char *text = strdup ("");
+        size_t page_nbr;
+        json_t *page;
+        json_array_foreach (job->pages, page_nbr, page) {
+            const char *page_text = json_string_value (
+                json_object_get (page, "text"));
+            char *joined = zsys_sprintf ("%s%s%s", text, page_nbr? "\n\n": "",
+                                         page_text? page_text: "");
+            zstr_free (&text);
+            text = joined;
+        }
+        ds_input_t input = {0};
+        input.pages = job->pages;
+        input.text = text;
+        input.form = s_parse_object (ds_proto_form (job->task));
+        input.file_lib = s_parse_object (ds_proto_file_lib (job->task));
+        input.rules = self->rules;
+        char *error = NULL;
+        json_t *result = job->strategy->offline (&input, &error);
+        char *dump = result? json_dumps (result, JSON_COMPACT): NULL;
+        if (dump && strlen (dump) <= DS_PROTO_MAX_TEXT) {
+            s_send_event (self, job->task, DS_EVENT_RESULT, dump, NULL, NULL);
+            self->completed++;
+            zsys_info ("ds_worker: TASK-DONE task=%s type=%s pages=%zu "
+                       "ms=%" PRId64, ds_proto_task_id (job->task),
+                       job->strategy->name, json_array_size (job->pages),
+                       zclock_mono () - job->started);
+        }
+        else
+            s_fail (self, job->task, "EXTRACT_FAILED",
+                    error? error: "the result is too large to send");
+        zstr_free (&dump);
+        zstr_free (&error);
+        json_decref (result);
+        json_decref (input.form);
+        json_decref (input.file_lib);
+        zstr_free (&text);
+    }
+    ds_proto_destroy (&job->task);
+    json_decref (job->pages);
+    zstr_free (&job->error);
+    memset (job, 0, sizeof (job_t));
+    self->in_flight--;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Give waiting pages to idle OCR threads
+
+static void
+s_feed_ocr (worker_t *self)
+{
+    for (size_t thread_nbr = 0; thread_nbr < self->ocr_count; thread_nbr++) {
+        if (self->ocr_busy [thread_nbr] || !zlistx_size (self->waiting))
+            continue;
+        uintptr_t ticket = (uintptr_t) zlistx_detach (self->waiting, NULL) - 1;
+        uint32_t slot = (uint32_t) (ticket >> 16);
+        uint32_t page = (uint32_t) (ticket & 0xffff);
+        zchunk_t *image = ds_proto_image (self->jobs [slot].task, page);
+        assert (image);
+        zsock_send (self->ocr [thread_nbr], "s44p8", "PAGE", slot, page,
+                    zchunk_data (image), (uint64_t) zchunk_size (image));
+        self->ocr_busy [thread_nbr] = true;
+    }
+}
+
+
+//  --------------------------------------------------------------------------
+//  Take one TASK from the ventilator
+
+static void
+s_take_task (worker_t *self)
+{
+    zmsg_t *msg = zmsg_recv (self->tasks);
+    if (!msg)
+        return;
+    zframe_t *frame = zmsg_first (msg);
+    int rc = zmsg_size (msg) == 1?
+             ds_proto_decode (self->message, zframe_data (frame),
+                              zframe_size (frame)): -1;
+    if (rc || ds_proto_type (self->message) != DS_PROTO_TASK) {
+        char sample [DS_UTIL_SAMPLE + 1];
+        ds_util_sample (zframe_data (frame), zframe_size (frame), sample);
+        zsys_warning ("ds_worker: BAD-FRAME reason=\"%s\" sample=\"%s\"",
+                      rc? ds_proto_reason (self->message): "not a TASK",
+                      sample);
+        self->rejected++;
+        zmsg_destroy (&msg);
+        return;
+    }
+    zmsg_destroy (&msg);
+    //  The decoded message becomes the job's; decode the next into a new one
+    ds_proto_t *task = self->message;
+    self->message = ds_proto_new (0);
+
+    const ds_strategy_t *strategy = ds_strategy_find (ds_proto_task_type (task));
+    s_send_event (self, task, DS_EVENT_STARTED, NULL, NULL, NULL);
+    if (!strategy) {
+        char *text = zsys_sprintf ("task type '%s' is not supported",
+                                   ds_proto_task_type (task));
+        s_fail (self, task, "UNSUPPORTED_TYPE", text);
+        zstr_free (&text);
+        ds_proto_destroy (&task);
+        return;
+    }
+    if (strategy->needs_images && ds_proto_images (task) == 0) {
+        s_fail (self, task, "NO_IMAGES", "the task carries no images");
+        ds_proto_destroy (&task);
+        return;
+    }
+    size_t slot = 0;
+    while (self->jobs [slot].task)
+        slot++;
+    assert (slot < self->capacity);
+    job_t *job = &self->jobs [slot];
+    job->task = task;
+    job->strategy = strategy;
+    job->pages = json_array ();
+    job->remaining = ds_proto_images (task);
+    job->started = zclock_mono ();
+    self->in_flight++;
+    if (self->verbose)
+        zsys_debug ("ds_worker: TASK task=%s type=%s pages=%zu attempt=%d",
+                    ds_proto_task_id (task), strategy->name,
+                    ds_proto_images (task), ds_proto_attempt (task));
+    for (size_t page_nbr = 0; page_nbr < job->remaining; page_nbr++) {
+        json_array_append_new (job->pages, json_null ());
+        zlistx_add_end (self->waiting,
+                        (void *) (((uintptr_t) slot << 16 | page_nbr) + 1));
+    }
+    if (job->remaining == 0)
+        s_finish (self, slot);
+    else
+        s_feed_ocr (self);
+}
+
+
+//  --------------------------------------------------------------------------
+//  An OCR thread finished a page
+
+static void
+s_page_done (worker_t *self, size_t thread_nbr)
+{
+    char *command = NULL, *text = NULL;
+    uint32_t slot = 0, page = 0;
+    int rc = -1, confidence = 0;
+    if (zsock_recv (self->ocr [thread_nbr], "s44isi", &command, &slot, &page,
+                    &rc, &text, &confidence) == 0
+    &&  streq (command, "DONE")) {
+        self->ocr_busy [thread_nbr] = false;
+        job_t *job = &self->jobs [slot];
+        assert (job->task && job->remaining);
+        if (rc == 0) {
+            json_t *text_json = json_string (text);
+            if (!text_json)     //  tesseract gave bytes that are not UTF-8
+                text_json = json_string ("");
+            json_array_set_new (job->pages, page, json_pack (
+                "{s:o, s:i}", "text", text_json, "confidence", confidence));
+        }
+        else
+        if (!job->error)
+            job->error = zsys_sprintf ("page %u: %s", page + 1, text);
+        if (--job->remaining == 0)
+            s_finish (self, slot);
+    }
+    zstr_free (&command);
+    zstr_free (&text);
+    s_feed_ocr (self);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Handle a pipe command; returns -1 on $TERM
+
+static int
+s_command (worker_t *self)
+{
+    char *command = zstr_recv (self->pipe);
+    if (!command)
+        return -1;
+    int rc = 0;
+    if (streq (command, "$TERM"))
+        rc = -1;
+    else
+    if (streq (command, "STATS"))
+        zsock_send (self->pipe, "888", self->completed, self->failed,
+                    self->rejected);
+    else
+        zsys_warning ("ds_worker: BAD-COMMAND command=%s", command);
+    zstr_free (&command);
+    return rc;
+}
+
+
+//  --------------------------------------------------------------------------
+//  The main loop
+
+static void
+s_run (worker_t *self)
+{
+    size_t max_items = 2 + self->ocr_count;
+    zmq_pollitem_t *items = (zmq_pollitem_t *) zmalloc (
+        max_items * sizeof (zmq_pollitem_t));
+    assert (items);
+    int64_t drain_deadline = 0;
+    while (true) {
+        if (self->draining
+        &&  (self->in_flight == 0 || zclock_mono () > drain_deadline))
+            break;
+        //  Poll OCR threads, the pipe, and tasks only while there is room
+        size_t count = 0;
+        for (size_t thread_nbr = 0; thread_nbr < self->ocr_count; thread_nbr++)
+            items [count++] = (zmq_pollitem_t) {
+                zsock_resolve (self->ocr [thread_nbr]), 0, ZMQ_POLLIN, 0};
+        items [count++] = (zmq_pollitem_t) {
+            zsock_resolve (self->pipe), 0, ZMQ_POLLIN, 0};
+        bool room = !self->draining && self->in_flight < self->capacity;
+        if (room)
+            items [count++] = (zmq_pollitem_t) {
+                zsock_resolve (self->tasks), 0, ZMQ_POLLIN, 0};
+        if (zmq_poll (items, (int) count, WORKER_POLL_MS) == -1) {
+            if (zmq_errno () == EINTR)
+                continue;
+            break;
+        }
+        for (size_t thread_nbr = 0; thread_nbr < self->ocr_count; thread_nbr++)
+            if (items [thread_nbr].revents & ZMQ_POLLIN)
+                s_page_done (self, thread_nbr);
+        if ((items [self->ocr_count].revents & ZMQ_POLLIN)
+        &&  s_command (self) == -1 && !self->draining) {
+            self->draining = true;
+            drain_deadline = zclock_mono () + WORKER_DRAIN_MS;
+            zsys_info ("ds_worker: DRAINING tasks=%zu", self->in_flight);
+        }
+        if (room && (items [self->ocr_count + 1].revents & ZMQ_POLLIN))
+            s_take_task (self);
+    }
+    if (self->in_flight)
+        zsys_warning ("ds_worker: DRAIN-TIMEOUT tasks=%zu left unfinished",
+                      self->in_flight);
+    free (items);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Start the OCR threads; returns 0, or -1 if an engine did not load
+
+static int
+s_start_ocr (worker_t *self, ds_config_t *config)
+{
+    char *settings = zsys_sprintf ("%s\n%s", ds_config_get (config, "lang"),
+                                   ds_config_get (config, "tessdata"));
+    int rc = 0;
+    for (size_t thread_nbr = 0; thread_nbr < self->ocr_count; thread_nbr++) {
+        self->ocr [thread_nbr] = zactor_new (ds_ocr_actor, settings);
+        assert (self->ocr [thread_nbr]);
+        char *status = zstr_recv (self->ocr [thread_nbr]);
+        if (!status || !streq (status, "READY"))
+            rc = -1;
+        zstr_free (&status);
+    }
+    zstr_free (&settings);
+    return rc;
+}
+
+
+//  --------------------------------------------------------------------------
+//  The actor
+
+void
+ds_worker (zsock_t *pipe, void *args)
+{
+    ds_config_t *config = (ds_config_t *) args;
+    worker_t self = {0};
+    self.pipe = pipe;
+    self.verbose = ds_config_bool (config, "verbose");
+    zsock_signal (pipe, 0);
+
+    long cores = sysconf (_SC_NPROCESSORS_ONLN);
+    self.ocr_count = (size_t) ds_config_int (config, "ocr-threads");
+    if (self.ocr_count == 0)
+        self.ocr_count = cores > 0? (size_t) cores: 1;
+    self.capacity = self.ocr_count + (size_t) ds_config_int (config,
+                                                             "prefetch");
+    self.ocr = (zactor_t **) zmalloc (self.ocr_count * sizeof (zactor_t *));
+    self.ocr_busy = (bool *) zmalloc (self.ocr_count * sizeof (bool));
+    self.jobs = (job_t *) zmalloc (self.capacity * sizeof (job_t));
+    assert (self.ocr && self.ocr_busy && self.jobs);
+    self.waiting = zlistx_new ();
+    self.rules = ds_rules_new ();
+    self.message = ds_proto_new (0);
+    if (*ds_config_get (config, "worker-id"))
+        self.worker_id = strdup (ds_config_get (config, "worker-id"));
+    else {
+        char host [256] = "worker";
+        gethostname (host, sizeof (host) - 1);
+        self.worker_id = zsys_sprintf ("%s-%d", host, (int) getpid ());
+    }
+    self.tasks = zsock_new (ZMQ_PULL);
+    self.events = zsock_new (ZMQ_PUSH);
+    assert (self.tasks && self.events);
+    //  Hold one task in the socket at most: the rest wait in the ventilator
+    zsock_set_rcvhwm (self.tasks, 1);
+    zsock_set_maxmsgsize (self.tasks, DS_PROTO_MAX_FRAME);
+    zsock_set_rcvtimeo (self.tasks, 0);
+    zsock_set_sndhwm (self.events, WORKER_EVENTS_SNDHWM);
+
+    const char *dispatch = ds_config_get (config, "dispatch-endpoint");
+    const char *events = ds_config_get (config, "events-endpoint");
+    bool started = false;
+    if (s_start_ocr (&self, config)) {
+        char *reason = zsys_sprintf ("tesseract could not load language '%s'",
+                                     ds_config_get (config, "lang"));
+        ds_service_failed (pipe, reason);
+        zstr_free (&reason);
+    }
+    else
+    if (zsock_connect (self.tasks, "%s", dispatch)
+    ||  zsock_connect (self.events, "%s", events))
+        ds_service_failed (pipe, "bad dispatch-endpoint or events-endpoint");
+    else {
+        started = true;
+        char *line = zsys_sprintf ("worker=%s", self.worker_id);
+        const char *lines [] = {line, NULL};
+        ds_service_ready (pipe, lines);
+        zstr_free (&line);
+        zsys_info ("ds_worker: STARTED id=%s ocr-threads=%zu capacity=%zu "
+                   "dispatch=%s events=%s", self.worker_id, self.ocr_count,
+                   self.capacity, dispatch, events);
+        s_run (&self);
+        zsys_info ("ds_worker: STOPPED completed=%" PRIu64 " failed=%" PRIu64
+                   " rejected=%" PRIu64, self.completed, self.failed,
+                   self.rejected);
+    }
+    //  Give queued events a moment to reach the sink
+    zsock_set_linger (self.events, 2000);
+    zsock_set_linger (self.tasks, 0);
+    zsock_destroy (&self.tasks);
+    zsock_destroy (&self.events);
+    for (size_t thread_nbr = 0; thread_nbr < self.ocr_count; thread_nbr++)
+        zactor_destroy (&self.ocr [thread_nbr]);
+    for (size_t slot = 0; slot < self.capacity; slot++) {
+        ds_proto_destroy (&self.jobs [slot].task);
+        json_decref (self.jobs [slot].pages);
+        zstr_free (&self.jobs [slot].error);
+    }
+    free (self.jobs);
+    free (self.ocr_busy);
+    free (self.ocr);
+    zlistx_destroy (&self.waiting);
+    ds_rules_destroy (&self.rules);
+    ds_proto_destroy (&self.message);
+    zstr_free (&self.worker_id);
+    if (!started) {
+        char *command;
+        while ((command = zstr_recv (pipe)) && !streq (command, "$TERM"))
+            zstr_free (&command);
+        zstr_free (&command);
+    }
+}
+
+
+//  --------------------------------------------------------------------------
+//  Receive the next EVENT from the test sink, skipping STARTED
+
+static ds_proto_t *
+s_next_outcome (zsock_t *sink)
+{
+    ds_proto_t *event = ds_proto_new (0);
+    while (ds_proto_recv (event, sink) == 0)
+        if (ds_proto_event (event) != DS_EVENT_STARTED)
+            return event;
+    ds_proto_destroy (&event);
+    return NULL;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Self test: a worker between a test ventilator and a test sink
+
+void
+ds_worker_test (bool verbose)
+{
+    printf (" * ds_worker: ");
+    if (verbose)
+        printf ("\n");
+
+    //  @selftest
+    zsock_t *ventilator = zsock_new (ZMQ_PUSH);
+    zsock_t *sink = zsock_new (ZMQ_PULL);
+    assert (zsock_bind (ventilator, "tcp://127.0.0.1:*") > 0);
+    assert (zsock_bind (sink, "tcp://127.0.0.1:*") > 0);
+    zsock_set_rcvtimeo (sink, 20000);
+    ds_config_t *config = ds_config_new ("worker", DS_ROLE_WORKER, "test");
+    ds_config_set (config, "dispatch-endpoint", zsock_endpoint (ventilator));
+    ds_config_set (config, "events-endpoint", zsock_endpoint (sink));
+    ds_config_set (config, "ocr-threads", "2");
+    ds_config_set (config, "worker-id", "selftest");
+    zactor_t *worker = zactor_new (ds_worker, config);
+    char *status = zstr_recv (worker);
+    assert (status && streq (status, "READY"));
+    zstr_free (&status);
+    status = zstr_recv (worker);
+    assert (streq (status, "worker=selftest"));
+    zstr_free (&status);
+
+    //  A page that is not an image ends its task with OCR_FAILED
+    ds_proto_t *task = ds_proto_new (DS_PROTO_TASK);
+    ds_proto_set_task_id (task, "bad-image");
+    ds_proto_set_task_type (task, "document");
+    ds_proto_set_attempt (task, 1);
+    ds_proto_add_image (task, "GIF89a but not really", 21);
+    assert (ds_proto_send (task, ventilator) == 0);
+    ds_proto_destroy (&task);
+    ds_proto_t *event = s_next_outcome (sink);
+    assert (event && ds_proto_event (event) == DS_EVENT_FAILED);
+    assert (streq (ds_proto_task_id (event), "bad-image"));
+    assert (streq (ds_proto_error_code (event), "OCR_FAILED"));
+    assert (streq (ds_proto_worker (event), "selftest"));
+    ds_proto_destroy (&event);
+
+    //  An unknown task type is refused with a reason
+    task = ds_proto_new (DS_PROTO_TASK);
+    ds_proto_set_task_id (task, "poem");
+    ds_proto_set_task_type (task, "poem");
+    assert (ds_proto_send (task, ventilator) == 0);
+    ds_proto_destroy (&task);
+    event = s_next_outcome (sink);
+    assert (streq (ds_proto_error_code (event), "UNSUPPORTED_TYPE"));
+    ds_proto_destroy (&event);
+
+    //  Form filling needs no OCR
+    task = ds_proto_new (DS_PROTO_TASK);
+    ds_proto_set_task_id (task, "filling");
+    ds_proto_set_task_type (task, "form_filling");
+    ds_proto_set_form (task, "{\"fields\": [\"Email\"]}");
+    ds_proto_set_file_lib (task, "{\"documents\": [{\"id\": \"d1\", "
+                           "\"kv\": {\"E-mail\": \"a@b.example\"}}]}");
+    assert (ds_proto_send (task, ventilator) == 0);
+    ds_proto_destroy (&task);
+    event = s_next_outcome (sink);
+    assert (ds_proto_event (event) == DS_EVENT_RESULT);
+    json_t *result = json_loads (ds_proto_result (event), 0, NULL);
+    assert (result);
+    json_t *email = json_object_get (json_object_get (result, "fields"),
+                                     "Email");
+    assert (streq (json_string_value (json_object_get (email, "value")),
+                   "a@b.example"));
+    json_decref (result);
+    ds_proto_destroy (&event);
+
+    //  Two rendered pages come back in order with their words
+    const char *fixtures = getenv ("DS_FIXTURES");
+    if (fixtures) {
+        task = ds_proto_new (DS_PROTO_TASK);
+        ds_proto_set_task_id (task, "pages");
+        ds_proto_set_task_type (task, "document");
+        const char *names [] = {"invoice.png", "notes.png"};
+        for (int page_nbr = 0; page_nbr < 2; page_nbr++) {
+            char *path = zsys_sprintf ("%s/%s", fixtures, names [page_nbr]);
+            zfile_t *file = zfile_new (NULL, path);
+            assert (file && zfile_input (file) == 0);
+            zchunk_t *chunk = zfile_read (file, zfile_cursize (file), 0);
+            ds_proto_add_image (task, zchunk_data (chunk),
+                                zchunk_size (chunk));
+            zchunk_destroy (&chunk);
+            zfile_destroy (&file);
+            zstr_free (&path);
+        }
+        assert (ds_proto_send (task, ventilator) == 0);
+        ds_proto_destroy (&task);
+        event = s_next_outcome (sink);
+        assert (ds_proto_event (event) == DS_EVENT_RESULT);
+        result = json_loads (ds_proto_result (event), 0, NULL);
+        json_t *pages = json_object_get (result, "pages");
+        assert (json_array_size (pages) == 2);
+        assert (strstr (json_string_value (json_object_get (
+                json_array_get (pages, 0), "text")), "INV-2041"));
+        assert (strstr (json_string_value (json_object_get (
+                json_array_get (pages, 1), "text")), "DELIVERY"));
+        assert (streq (json_string_value (json_object_get (json_object_get (
+                result, "kv"), "Invoice Number")), "INV-2041"));
+        json_decref (result);
+        ds_proto_destroy (&event);
+    }
+    uint64_t completed, failed, rejected;
+    zstr_send (worker, "STATS");
+    assert (zsock_recv (worker, "888", &completed, &failed, &rejected) == 0);
+    assert (failed == 2 && completed == (fixtures? 2: 1));
+
+    zactor_destroy (&worker);
+    ds_config_destroy (&config);
+    zsock_destroy (&ventilator);
+    zsock_destroy (&sink);
+    //  @end
+    printf ("OK\n");
+}
