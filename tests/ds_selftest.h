@@ -10,6 +10,7 @@
 #include "ds_sink.h"
 #include "ds_ventilator.h"
 #include "../workers/ds_worker_classes.h"
+#include "../gateway/ds_submission.h"
 
 #define DS_SELFTESTS \
     {"ds_proto", ds_proto_test}, \
@@ -22,6 +23,7 @@
     {"ds_rules", ds_rules_test}, \
     {"ds_strategy", ds_strategy_test}, \
     {"ds_ocr", ds_ocr_test}, \
-    {"ds_worker", ds_worker_test},
+    {"ds_worker", ds_worker_test}, \
+    {"ds_submission", ds_submission_test},
 
 #endif

@@ -1,0 +1,515 @@
+/*  =========================================================================
+    ds_gateway - the HTTP API: validate, store, queue, answer status
+
+    @header
+    libmicrohttpd runs the HTTP side in one internal thread. The store
+    connection and the PUSH socket are created by the actor before the
+    daemon starts and used only by the daemon's thread until it stops;
+    then the actor destroys them. So each has one owning thread at a time,
+    handed over by MHD_start_daemon and MHD_stop_daemon.
+
+    Routes:
+        POST /api/process_document, /api/process_form,
+             /api/process_form_filling   -> 202 {"task_id", "status"}
+        GET  /api/task_status/{task_id}  -> 200 status, or 404
+        GET  /healthz                    -> 200 {"status": "ok", ...}
+    Every error is {"error": {"code", "message"}} with its HTTP status.
+    @end
+    =========================================================================
+*/
+
+#include "ds_gateway_classes.h"
+
+#define GATEWAY_SNDHWM 100000
+#define GATEWAY_CONNECTION_LIMIT 1024
+#define GATEWAY_CONNECTION_TIMEOUT 60       //  seconds idle
+#define GATEWAY_POST_BUFFER 65536
+#define GATEWAY_BODY_INITIAL 65536
+#define STATUS_PREFIX "/api/task_status/"
+#define SUBMIT_PREFIX "/api/process_"
+
+//  The gateway's state, shared with the daemon's thread (see @header)
+
+typedef struct {
+    struct MHD_Daemon *daemon;  //  the HTTP server
+    ds_store_t *store;          //  task store
+    zsock_t *queue;             //  PUSH to the ventilator
+    ds_limits_t limits;         //  submission limits
+    size_t max_body;            //  largest request body
+    bool verbose;               //  log each request
+    uint64_t accepted;          //  tasks stored and queued
+    uint64_t rejected;          //  requests answered with an error
+} gateway_t;
+
+//  One HTTP request being received
+
+typedef struct {
+    ds_submission_t *submission;  //  what is being submitted, or NULL
+    struct MHD_PostProcessor *post;  //  multipart parser, or NULL
+    char *body;                 //  JSON body received so far
+    size_t body_size;           //  bytes in body
+    size_t body_max;            //  bytes allocated
+    size_t received;            //  bytes of body received in all
+    zchunk_t *part;             //  multipart part being received
+    char *part_name;            //  its field name
+    bool part_is_file;          //  it had a filename or an image type
+    bool too_large;             //  the body passed max_body
+} request_t;
+
+
+//  --------------------------------------------------------------------------
+//  Queue a JSON response and release it
+
+static enum MHD_Result
+s_respond (struct MHD_Connection *connection, unsigned int status,
+           json_t *body, const char *location)
+{
+    char *text = json_dumps (body, JSON_COMPACT);
+    json_decref (body);
+    assert (text);
+    size_t length = strlen (text);
+    struct MHD_Response *response = MHD_create_response_from_buffer (
+        length, text, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header (response, MHD_HTTP_HEADER_CONTENT_TYPE,
+                             "application/json");
+    if (location && status == MHD_HTTP_METHOD_NOT_ALLOWED)
+        MHD_add_response_header (response, MHD_HTTP_HEADER_ALLOW, location);
+    else
+    if (location)
+        MHD_add_response_header (response, MHD_HTTP_HEADER_LOCATION,
+                                 location);
+    enum MHD_Result rc = MHD_queue_response (connection, status, response);
+    MHD_destroy_response (response);
+    return rc;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Queue an error response
+
+static enum MHD_Result
+s_error (gateway_t *self, struct MHD_Connection *connection,
+         unsigned int status, const char *code, const char *message,
+         const char *allow)
+{
+    self->rejected++;
+    if (self->verbose)
+        zsys_debug ("ds_gateway: REJECTED status=%u code=%s message=\"%s\"",
+                    status, code, message);
+    json_t *body = json_pack ("{s:{s:s, s:s}}", "error", "code", code,
+                              "message", message);
+    return s_respond (connection, status, body, allow);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Store and queue a valid submission, answer 202
+
+static enum MHD_Result
+s_accept (gateway_t *self, struct MHD_Connection *connection,
+          ds_submission_t *submission)
+{
+    char *task_id = ds_util_uuid ();
+    if (ds_store_insert_task (self->store, task_id,
+                              ds_submission_task_type (submission),
+                              ds_submission_priority (submission),
+                              ds_submission_images (submission),
+                              ds_submission_image_count (submission),
+                              ds_submission_form (submission),
+                              ds_submission_file_lib (submission))) {
+        zsys_error ("ds_gateway: STORE-FAIL error=%s",
+                    ds_store_error (self->store));
+        zstr_free (&task_id);
+        return s_error (self, connection, MHD_HTTP_SERVICE_UNAVAILABLE,
+                        "STORE_UNAVAILABLE", "the task store could not save "
+                        "the task; try again", NULL);
+    }
+    //  Committed: from here on the task is the pipeline's
+    ds_proto_t *queue = ds_proto_new (DS_PROTO_QUEUE);
+    ds_proto_set_task_id (queue, task_id);
+    ds_proto_set_task_type (queue, ds_submission_task_type (submission));
+    ds_proto_set_priority (queue, ds_submission_priority (submission));
+    zframe_t *frame = ds_proto_encode (queue);
+    if (zframe_send (&frame, self->queue, ZFRAME_DONTWAIT)) {
+        //  Stored but not announced: the ventilator finds it on restart
+        zframe_destroy (&frame);
+        zsys_warning ("ds_gateway: QUEUE-FULL task=%s (stored, pending)",
+                      task_id);
+    }
+    ds_proto_destroy (&queue);
+    self->accepted++;
+    zsys_info ("ds_gateway: ACCEPTED task=%s type=%s images=%zu priority=%d",
+               task_id, ds_submission_task_type (submission),
+               ds_submission_image_count (submission),
+               ds_submission_priority (submission));
+    char *location = zsys_sprintf (STATUS_PREFIX "%s", task_id);
+    enum MHD_Result rc = s_respond (connection, MHD_HTTP_ACCEPTED, json_pack (
+        "{s:s, s:s}", "task_id", task_id, "status", "pending"), location);
+    zstr_free (&location);
+    zstr_free (&task_id);
+    return rc;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Finish the multipart part being received
+
+static void
+s_end_part (request_t *request)
+{
+    if (!request->part_name)
+        return;
+    if (request->part_is_file)
+        ds_submission_add_image (request->submission,
+                                 zchunk_data (request->part),
+                                 zchunk_size (request->part));
+    else
+        ds_submission_set_field (request->submission, request->part_name,
+                                 (const char *) zchunk_data (request->part),
+                                 zchunk_size (request->part));
+    zchunk_destroy (&request->part);
+    zstr_free (&request->part_name);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Multipart iterator: collects each part's bytes
+
+static enum MHD_Result
+s_post_iterator (void *cls, enum MHD_ValueKind kind, const char *key,
+                 const char *filename, const char *content_type,
+                 const char *transfer_encoding, const char *data,
+                 uint64_t offset, size_t size)
+{
+    (void) kind;
+    (void) transfer_encoding;
+    request_t *request = (request_t *) cls;
+    if (offset == 0) {
+        s_end_part (request);
+        request->part_name = strdup (key? key: "");
+        request->part_is_file = filename
+            || (content_type && strncasecmp (content_type, "image/", 6) == 0)
+            || streq (request->part_name, "images")
+            || streq (request->part_name, "image");
+        request->part = zchunk_new (NULL, size? size: 1);
+    }
+    if (size && request->part)
+        zchunk_extend (request->part, data, size);
+    return MHD_YES;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Free a request when its connection is done with it
+
+static void
+s_request_completed (void *cls, struct MHD_Connection *connection,
+                     void **req_cls, enum MHD_RequestTerminationCode code)
+{
+    (void) cls;
+    (void) connection;
+    (void) code;
+    request_t *request = (request_t *) *req_cls;
+    if (!request)
+        return;
+    if (request->post)
+        MHD_destroy_post_processor (request->post);
+    ds_submission_destroy (&request->submission);
+    zchunk_destroy (&request->part);
+    zstr_free (&request->part_name);
+    free (request->body);
+    free (request);
+    *req_cls = NULL;
+}
+
+
+//  --------------------------------------------------------------------------
+//  GET /api/task_status/{task_id}
+
+static enum MHD_Result
+s_status (gateway_t *self, struct MHD_Connection *connection,
+          const char *task_id)
+{
+    json_t *status = ds_util_is_uuid (task_id)?
+                     ds_store_task_status (self->store, task_id): NULL;
+    if (!status) {
+        char message [128];
+        snprintf (message, sizeof (message), "no task with id '%.40s'",
+                  task_id);
+        return s_error (self, connection, MHD_HTTP_NOT_FOUND,
+                        "TASK_NOT_FOUND", message, NULL);
+    }
+    return s_respond (connection, MHD_HTTP_OK, status, NULL);
+}
+
+
+//  --------------------------------------------------------------------------
+//  First call of a POST: check length and type, set up the request
+
+static enum MHD_Result
+s_begin_post (gateway_t *self, struct MHD_Connection *connection,
+              const char *task_type, void **req_cls)
+{
+    const char *length = MHD_lookup_connection_value (
+        connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (length && strtoull (length, NULL, 10) > self->max_body) {
+        char message [128];
+        snprintf (message, sizeof (message), "the body is over the limit of "
+                  "%zu bytes", self->max_body);
+        return s_error (self, connection, MHD_HTTP_CONTENT_TOO_LARGE,
+                        "BODY_TOO_LARGE", message, NULL);
+    }
+    const char *type = MHD_lookup_connection_value (
+        connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    bool json = type && strncasecmp (type, "application/json", 16) == 0;
+    bool multipart = type
+        && strncasecmp (type, "multipart/form-data", 19) == 0;
+    if (!json && !multipart)
+        return s_error (self, connection, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                        "UNSUPPORTED_MEDIA_TYPE", "send application/json or "
+                        "multipart/form-data", NULL);
+    request_t *request = (request_t *) zmalloc (sizeof (request_t));
+    assert (request);
+    request->submission = ds_submission_new (task_type, &self->limits);
+    if (multipart) {
+        request->post = MHD_create_post_processor (
+            connection, GATEWAY_POST_BUFFER, s_post_iterator, request);
+        if (!request->post) {
+            ds_submission_destroy (&request->submission);
+            free (request);
+            return s_error (self, connection, MHD_HTTP_BAD_REQUEST,
+                            "BAD_MULTIPART", "the multipart body has no "
+                            "boundary", NULL);
+        }
+    }
+    *req_cls = request;
+    return MHD_YES;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Take a piece of a POST body
+
+static void
+s_take_body (gateway_t *self, request_t *request, const char *data,
+             size_t size)
+{
+    request->received += size;
+    if (request->received > self->max_body)
+        request->too_large = true;
+    if (request->too_large)
+        return;                 //  read and drop the rest, then answer 413
+    if (request->post) {
+        if (MHD_post_process (request->post, data, size) != MHD_YES)
+            ds_submission_reject (request->submission, 400, "BAD_MULTIPART",
+                                  "the multipart body is malformed");
+        return;
+    }
+    if (request->body_size + size > request->body_max) {
+        size_t wanted = request->body_max? request->body_max * 2
+                                         : GATEWAY_BODY_INITIAL;
+        while (wanted < request->body_size + size)
+            wanted *= 2;
+        request->body = (char *) realloc (request->body, wanted);
+        assert (request->body);
+        request->body_max = wanted;
+    }
+    memcpy (request->body + request->body_size, data, size);
+    request->body_size += size;
+}
+
+
+//  --------------------------------------------------------------------------
+//  The whole body is in: validate and accept or reject
+
+static enum MHD_Result
+s_end_post (gateway_t *self, struct MHD_Connection *connection,
+            request_t *request)
+{
+    if (request->too_large) {
+        char message [128];
+        snprintf (message, sizeof (message), "the body is over the limit of "
+                  "%zu bytes", self->max_body);
+        return s_error (self, connection, MHD_HTTP_CONTENT_TOO_LARGE,
+                        "BODY_TOO_LARGE", message, NULL);
+    }
+    ds_submission_t *submission = request->submission;
+    if (request->post)
+        s_end_part (request);
+    else
+        ds_submission_parse_json (submission, request->body? request->body: "",
+                                  request->body_size);
+    if (ds_submission_check (submission))
+        return s_error (self, connection,
+                        (unsigned int) ds_submission_status (submission),
+                        ds_submission_code (submission),
+                        ds_submission_message (submission), NULL);
+    return s_accept (self, connection, submission);
+}
+
+
+//  --------------------------------------------------------------------------
+//  The request handler: route, then receive, then answer
+
+static enum MHD_Result
+s_handle (void *cls, struct MHD_Connection *connection, const char *url,
+          const char *method, const char *version, const char *upload_data,
+          size_t *upload_data_size, void **req_cls)
+{
+    (void) version;
+    gateway_t *self = (gateway_t *) cls;
+    request_t *request = (request_t *) *req_cls;
+    if (request) {
+        if (*upload_data_size) {
+            s_take_body (self, request, upload_data, *upload_data_size);
+            *upload_data_size = 0;
+            return MHD_YES;
+        }
+        return s_end_post (self, connection, request);
+    }
+    bool get = streq (method, MHD_HTTP_METHOD_GET)
+            || streq (method, MHD_HTTP_METHOD_HEAD);
+    bool post = streq (method, MHD_HTTP_METHOD_POST);
+    if (self->verbose)
+        zsys_debug ("ds_gateway: REQUEST method=%s url=%.100s", method, url);
+
+    if (streq (url, "/healthz")) {
+        if (!get)
+            return s_error (self, connection, MHD_HTTP_METHOD_NOT_ALLOWED,
+                            "METHOD_NOT_ALLOWED", "use GET", "GET, HEAD");
+        return s_respond (connection, MHD_HTTP_OK, json_pack (
+            "{s:s, s:s, s:I}", "status", "ok", "version", DS_VERSION_STRING,
+            "pending", (json_int_t) ds_store_count (self->store, "pending")),
+            NULL);
+    }
+    if (strncmp (url, STATUS_PREFIX, strlen (STATUS_PREFIX)) == 0) {
+        if (!get)
+            return s_error (self, connection, MHD_HTTP_METHOD_NOT_ALLOWED,
+                            "METHOD_NOT_ALLOWED", "use GET", "GET, HEAD");
+        return s_status (self, connection, url + strlen (STATUS_PREFIX));
+    }
+    if (strncmp (url, SUBMIT_PREFIX, strlen (SUBMIT_PREFIX)) == 0
+    &&  ds_submission_known_type (url + strlen (SUBMIT_PREFIX))) {
+        if (!post)
+            return s_error (self, connection, MHD_HTTP_METHOD_NOT_ALLOWED,
+                            "METHOD_NOT_ALLOWED", "use POST", "POST");
+        return s_begin_post (self, connection, url + strlen (SUBMIT_PREFIX),
+                             req_cls);
+    }
+    return s_error (self, connection, MHD_HTTP_NOT_FOUND, "NOT_FOUND",
+                    "no such endpoint; see docs/API.md", NULL);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Start the HTTP daemon on the configured address; returns 0 or -1
+
+static int
+s_start_http (gateway_t *self, ds_config_t *config)
+{
+    const char *bind_address = ds_config_get (config, "http-bind");
+    uint16_t port = (uint16_t) ds_config_int (config, "http-port");
+    struct sockaddr_storage address;
+    memset (&address, 0, sizeof (address));
+    socklen_t address_size;
+    unsigned int flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+    if (strchr (bind_address, ':')) {
+        struct sockaddr_in6 *ipv6 = (struct sockaddr_in6 *) &address;
+        ipv6->sin6_family = AF_INET6;
+        ipv6->sin6_port = htons (port);
+        if (inet_pton (AF_INET6, bind_address, &ipv6->sin6_addr) != 1)
+            return -1;
+        address_size = sizeof (*ipv6);
+        flags |= MHD_USE_IPv6;
+    }
+    else {
+        struct sockaddr_in *ipv4 = (struct sockaddr_in *) &address;
+        ipv4->sin_family = AF_INET;
+        ipv4->sin_port = htons (port);
+        if (inet_pton (AF_INET, bind_address, &ipv4->sin_addr) != 1)
+            return -1;
+        address_size = sizeof (*ipv4);
+    }
+    (void) address_size;
+    self->daemon = MHD_start_daemon (
+        flags, port, NULL, NULL, s_handle, self,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &address,
+        MHD_OPTION_NOTIFY_COMPLETED, s_request_completed, NULL,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int) GATEWAY_CONNECTION_LIMIT,
+        MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned int) GATEWAY_CONNECTION_TIMEOUT,
+        MHD_OPTION_END);
+    return self->daemon? 0: -1;
+}
+
+
+//  --------------------------------------------------------------------------
+//  The actor
+
+void
+ds_gateway (zsock_t *pipe, void *args)
+{
+    ds_config_t *config = (ds_config_t *) args;
+    gateway_t self = {0};
+    self.verbose = ds_config_bool (config, "verbose");
+    self.max_body = (size_t) ds_config_int (config, "max-body");
+    self.limits.max_images = (size_t) ds_config_int (config, "max-images");
+    self.limits.max_image_bytes = (size_t) ds_config_int (config,
+                                                          "max-image-bytes");
+    self.limits.max_pixels = ds_config_int (config, "max-pixels");
+    zsock_signal (pipe, 0);
+    ds_image_quiet ();
+
+    char *db_path = ds_service_db_path (config);
+    self.store = db_path? ds_store_new (db_path): NULL;
+    self.queue = zsock_new (ZMQ_PUSH);
+    assert (self.queue);
+    zsock_set_sndhwm (self.queue, GATEWAY_SNDHWM);
+    const char *queue_endpoint = ds_config_get (config, "queue-endpoint");
+    bool started = false;
+    if (!self.store)
+        ds_service_failed (pipe, "cannot open the database");
+    else
+    if (zsock_connect (self.queue, "%s", queue_endpoint))
+        ds_service_failed (pipe, "bad queue-endpoint");
+    else
+    if (s_start_http (&self, config)) {
+        char *reason = zsys_sprintf ("cannot listen on %s:%s (%s)",
+                                     ds_config_get (config, "http-bind"),
+                                     ds_config_get (config, "http-port"),
+                                     strerror (errno));
+        ds_service_failed (pipe, reason);
+        zstr_free (&reason);
+    }
+    else {
+        started = true;
+        const union MHD_DaemonInfo *info = MHD_get_daemon_info (
+            self.daemon, MHD_DAEMON_INFO_BIND_PORT);
+        char *line = zsys_sprintf ("http=http://%s:%u",
+                                   ds_config_get (config, "http-bind"),
+                                   (unsigned int) info->port);
+        const char *lines [] = {line, NULL};
+        ds_service_ready (pipe, lines);
+        zsys_info ("ds_gateway: STARTED db=%s %s queue=%s", db_path, line,
+                   queue_endpoint);
+        zstr_free (&line);
+        //  Everything happens in the daemon's thread; wait for $TERM
+        char *command;
+        while ((command = zstr_recv (pipe)) && !streq (command, "$TERM"))
+            zstr_free (&command);
+        zstr_free (&command);
+        MHD_stop_daemon (self.daemon);
+        zsys_info ("ds_gateway: STOPPED accepted=%" PRIu64 " rejected=%"
+                   PRIu64, self.accepted, self.rejected);
+    }
+    zsock_set_linger (self.queue, 1000);
+    zsock_destroy (&self.queue);
+    ds_store_destroy (&self.store);
+    zstr_free (&db_path);
+    if (!started) {
+        char *command;
+        while ((command = zstr_recv (pipe)) && !streq (command, "$TERM"))
+            zstr_free (&command);
+        zstr_free (&command);
+    }
+}
