@@ -1,0 +1,174 @@
+/*  =========================================================================
+    test_http_errors - every rejection has its status and code, and the
+    services keep serving afterwards
+    =========================================================================
+*/
+
+#include "testutil.h"
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#define MAX_BODY 200000
+
+static th_harness_t *s_harness;
+
+//  Send a request and check the status and the error code
+static void
+s_expect (const char *method, const char *path, const char *content_type,
+          const char *body, size_t size, long status, const char *code)
+{
+    char *url = zsys_sprintf ("%s%s", th_harness_url (s_harness), path);
+    char *response = NULL;
+    long got = th_http (method, url, content_type, body, size, &response);
+    TH_CHECK (got == status, "%s %s: expected %ld, got %ld: %s", method, path,
+              status, got, response);
+    json_t *json = json_loads (response, 0, NULL);
+    const char *got_code = json_string_value (json_object_get (
+        json_object_get (json, "error"), "code"));
+    const char *message = json_string_value (json_object_get (
+        json_object_get (json, "error"), "message"));
+    TH_CHECK (got_code && streq (got_code, code), "%s %s: expected %s: %s",
+              method, path, code, response);
+    TH_CHECK (message && *message, "%s %s: no message", method, path);
+    json_decref (json);
+    zstr_free (&response);
+    zstr_free (&url);
+}
+
+#define JSON "application/json"
+#define EXPECT_JSON(path, text, status, code) \
+    s_expect ("POST", path, JSON, text, strlen (text), status, code)
+
+//  Raw bytes on a TCP connection to the gateway; returns what came back
+static char *
+s_raw (const char *bytes, size_t size)
+{
+    int port = atoi (strrchr (th_harness_url (s_harness), ':') + 1);
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in address = {0};
+    address.sin_family = AF_INET;
+    address.sin_port = htons ((uint16_t) port);
+    address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    TH_CHECK (connect (fd, (struct sockaddr *) &address, sizeof (address))
+              == 0, "connect: %s", strerror (errno));
+    struct timeval timeout = {5, 0};
+    setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof (timeout));
+    TH_CHECK (write (fd, bytes, size) == (ssize_t) size, "write");
+    char reply [4096] = {0};
+    ssize_t got = read (fd, reply, sizeof (reply) - 1);
+    close (fd);
+    return strdup (got > 0? reply: "");
+}
+
+int
+main (void)
+{
+    char *max_body = zsys_sprintf ("--max-body=%d", MAX_BODY);
+    const char *gateway_args [] = {max_body, "--max-images=3", NULL};
+    s_harness = th_harness_new ("http_errors", 1, gateway_args);
+
+    //  400: bad JSON, bad base64, not an image, no images, too many
+    EXPECT_JSON ("/api/process_document", "{\"images\": [", 400, "BAD_JSON");
+    EXPECT_JSON ("/api/process_document", "\"just a string\"", 400,
+                 "BAD_JSON");
+    EXPECT_JSON ("/api/process_document", "{\"images\": [\"@@@@\"]}", 400,
+                 "BAD_BASE64");
+    EXPECT_JSON ("/api/process_document", "{\"images\": [\"aGVsbG8gd29y"
+                 "bGQgdGhpcyBpcyB0ZXh0\"]}", 400, "UNSUPPORTED_IMAGE");
+    EXPECT_JSON ("/api/process_document", "{}", 400, "NO_IMAGES");
+    EXPECT_JSON ("/api/process_form", "{\"images\": []}", 400, "NO_IMAGES");
+    EXPECT_JSON ("/api/process_document", "{\"images\": [\"a\", \"b\", "
+                 "\"c\", \"d\"]}", 400, "TOO_MANY_IMAGES");
+    EXPECT_JSON ("/api/process_form_filling", "{\"file_lib\": {}}", 400,
+                 "MISSING_FIELD");
+    EXPECT_JSON ("/api/process_form_filling", "{\"form\": {\"fields\": 3}}",
+                 400, "BAD_FORM");
+    const char *good [] = {"invoice.png", NULL};
+    char *body = th_images_body (good, "{\"priority\": 12}");
+    EXPECT_JSON ("/api/process_document", body, 400, "BAD_PRIORITY");
+    zstr_free (&body);
+
+    //  404, 405, 415, 413
+    s_expect ("GET", "/api/task_status/6dd0391d-3900-4730-b329-4f392514e3fc",
+              NULL, NULL, 0, 404, "TASK_NOT_FOUND");
+    s_expect ("GET", "/api/task_status/..%2F..%2Fetc%2Fpasswd", NULL, NULL, 0, 404,
+              "TASK_NOT_FOUND");
+    s_expect ("GET", "/api/nothing_here", NULL, NULL, 0, 404, "NOT_FOUND");
+    s_expect ("GET", "/api/process_document", NULL, NULL, 0, 405,
+              "METHOD_NOT_ALLOWED");
+    s_expect ("POST", "/api/task_status/x", JSON, "{}", 2, 405,
+              "METHOD_NOT_ALLOWED");
+    s_expect ("POST", "/api/process_poem", JSON, "{}", 2, 404, "NOT_FOUND");
+    s_expect ("POST", "/api/process_document", "text/plain", "hello", 5, 415,
+              "UNSUPPORTED_MEDIA_TYPE");
+    s_expect ("POST", "/api/process_document", NULL, "hello", 5, 415,
+              "UNSUPPORTED_MEDIA_TYPE");
+    char *large = (char *) malloc (MAX_BODY + 10);
+    memset (large, ' ', MAX_BODY + 10);
+    s_expect ("POST", "/api/process_document", JSON, large, MAX_BODY + 10,
+              413, "BODY_TOO_LARGE");
+    free (large);
+
+    //  Garbage on the socket: the server answers or closes, never dies
+    char *reply = s_raw ("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 ",
+                         12);
+    zstr_free (&reply);
+    reply = s_raw ("GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: "
+                   "-5\r\n\r\n", 60);
+    zstr_free (&reply);
+    reply = s_raw ("POST /api/process_document HTTP/1.1\r\nHost: x\r\n"
+                   "Content-Type: multipart/form-data\r\n"
+                   "Content-Length: 10\r\n\r\n0123456789", 113);
+    TH_CHECK (strstr (reply, "400"), "multipart without boundary: %s", reply);
+    zstr_free (&reply);
+
+    //  Nothing was stored by any of the above
+    ds_store_t *store = ds_store_new (th_harness_db (s_harness));
+    TH_CHECK (ds_store_count (store, NULL) == 0, "nothing stored");
+    ds_store_destroy (&store);
+
+    //  And the pipeline still works end to end
+    TH_CHECK (th_harness_alive (s_harness), "services alive after abuse");
+    body = th_images_body (good, NULL);
+    char *task_id = th_submit (s_harness, "document", body);
+    zstr_free (&body);
+    json_t *status = th_wait_terminal (s_harness, task_id, 60000);
+    TH_CHECK (status && streq (json_string_value (json_object_get (status,
+              "status")), "completed"), "task after abuse");
+    json_decref (status);
+    zstr_free (&task_id);
+
+    //  A truncated PNG has a valid header, so the gateway (which reads
+    //  headers only) takes it; the worker cannot decode it, and the task
+    //  ends in error with a message a person can act on
+    const char *truncated [] = {"truncated.png", NULL};
+    body = th_images_body (truncated, NULL);
+    task_id = th_submit (s_harness, "document", body);
+    zstr_free (&body);
+    status = th_wait_terminal (s_harness, task_id, 60000);
+    json_t *error = json_object_get (status, "error");
+    TH_CHECK (streq (json_string_value (json_object_get (status, "status")),
+                     "error"), "truncated image ends in error");
+    TH_CHECK (streq (json_string_value (json_object_get (error, "code")),
+                     "OCR_FAILED"), "OCR_FAILED");
+    TH_CHECK (strstr (json_string_value (json_object_get (error, "message")),
+                      "corrupt or truncated"), "message");
+    TH_CHECK (!json_object_get (status, "result"), "no result on error");
+    json_decref (status);
+    zstr_free (&task_id);
+
+    //  healthz
+    char *url = zsys_sprintf ("%s/healthz", th_harness_url (s_harness));
+    char *response = NULL;
+    TH_CHECK (th_http ("GET", url, NULL, NULL, 0, &response) == 200,
+              "healthz");
+    TH_CHECK (strstr (response, "\"ok\""), "healthz body %s", response);
+    zstr_free (&response);
+    zstr_free (&url);
+
+    th_harness_destroy (&s_harness);
+    zstr_free (&max_body);
+    printf ("test_http_errors: OK\n");
+    return 0;
+}

@@ -1,0 +1,506 @@
+/*  =========================================================================
+    testutil - helpers for the integration tests
+    =========================================================================
+*/
+
+#include "testutil.h"
+#include <signal.h>
+#include <sys/prctl.h>
+
+#define HARNESS_READY_MS 60000
+#define HARNESS_STOP_MS 30000
+#define HARNESS_MAX_PROCS 16
+
+typedef struct {
+    char *name;                 //  service name
+    pid_t pid;                  //  its process
+    char *ready_file;           //  where it writes its endpoints
+    char *log_file;             //  its stdout and stderr
+} proc_t;
+
+struct _th_harness_t {
+    char *dir;                  //  the test's own directory
+    char *db;                   //  database path
+    char *url;                  //  gateway URL
+    proc_t procs [HARNESS_MAX_PROCS];  //  services started
+    int count;                  //  how many
+};
+
+
+//  --------------------------------------------------------------------------
+//  Start one service; waits for its ready file; returns the file's text
+
+static char *
+s_start (th_harness_t *self, const char *program, const char *name,
+         const char **args)
+{
+    const char *bin_dir = getenv ("DS_BIN_DIR");
+    char *path = zsys_sprintf ("%s/%s", bin_dir? bin_dir: ".", program);
+    if (access (path, X_OK)) {
+        fprintf (stderr, "SKIP: %s not found\n", path);
+        exit (77);
+    }
+    proc_t *proc = &self->procs [self->count++];
+    assert (self->count <= HARNESS_MAX_PROCS);
+    proc->name = strdup (name);
+    proc->ready_file = zsys_sprintf ("%s/%s.ready", self->dir, name);
+    proc->log_file = zsys_sprintf ("%s/%s.log", self->dir, name);
+    char *ready = zsys_sprintf ("--ready-file=%s", proc->ready_file);
+    const char *argv [32] = {path, ready};
+    int argc = 2;
+    for (const char **arg = args; arg && *arg; arg++)
+        argv [argc++] = *arg;
+    argv [argc] = NULL;
+    proc->pid = fork ();
+    if (proc->pid == 0) {
+        prctl (PR_SET_PDEATHSIG, SIGKILL);
+        int log = open (proc->log_file, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2 (log, 1);
+        dup2 (log, 2);
+        execv (path, (char **) argv);
+        _exit (127);
+    }
+    TH_CHECK (proc->pid > 0, "fork: %s", strerror (errno));
+    zstr_free (&ready);
+    zstr_free (&path);
+    //  Handshake: the service writes its ready file once it is bound
+    int64_t deadline = zclock_mono () + HARNESS_READY_MS;
+    while (!zsys_file_exists (proc->ready_file)) {
+        int status;
+        TH_CHECK (waitpid (proc->pid, &status, WNOHANG) == 0,
+                  "%s exited during start-up; see %s", name, proc->log_file);
+        TH_CHECK (zclock_mono () < deadline, "%s not ready in time", name);
+        zclock_sleep (10);
+    }
+    zchunk_t *chunk = zchunk_slurp (proc->ready_file, 0);
+    char *text = zchunk_strdup (chunk);
+    zchunk_destroy (&chunk);
+    return text;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Value of name= in ready text; caller frees
+
+static char *
+s_value (const char *text, const char *name)
+{
+    char *key = zsys_sprintf ("%s=", name);
+    const char *found = strstr (text, key);
+    TH_CHECK (found, "no %s in ready file: %s", name, text);
+    found += strlen (key);
+    const char *end = strchr (found, '\n');
+    zstr_free (&key);
+    return zsys_sprintf ("%.*s", (int) (end? end - found
+                                            : (ptrdiff_t) strlen (found)),
+                         found);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Start the pipeline
+
+th_harness_t *
+th_harness_new (const char *name, int workers, const char **extra_gateway_args)
+{
+    zsys_init ();
+    curl_global_init (CURL_GLOBAL_DEFAULT);
+    th_harness_t *self = (th_harness_t *) zmalloc (sizeof (th_harness_t));
+    char cwd [PATH_MAX];
+    TH_CHECK (getcwd (cwd, sizeof (cwd)), "getcwd");
+    self->dir = zsys_sprintf ("%s/%s.%d", cwd, name, (int) getpid ());
+    TH_CHECK (ds_util_mkdir_p (self->dir) == 0, "mkdir %s", self->dir);
+    self->db = zsys_sprintf ("%s/docusnap.db", self->dir);
+    char *data_dir = zsys_sprintf ("--data-dir=%s", self->dir);
+
+    const char *sink_args [] = {data_dir,
+        "--events-endpoint=tcp://127.0.0.1:*", NULL};
+    char *text = s_start (self, "docusnap-sink", "sink", sink_args);
+    char *events = s_value (text, "events");
+    zstr_free (&text);
+
+    const char *ventilator_args [] = {data_dir,
+        "--queue-endpoint=tcp://127.0.0.1:*",
+        "--dispatch-endpoint=tcp://127.0.0.1:*", NULL};
+    text = s_start (self, "docusnap-ventilator", "ventilator",
+                    ventilator_args);
+    char *queue = s_value (text, "queue");
+    char *dispatch = s_value (text, "dispatch");
+    zstr_free (&text);
+
+    char *queue_arg = zsys_sprintf ("--queue-endpoint=%s", queue);
+    const char *gateway_args [24] = {data_dir, queue_arg, "--http-port=0"};
+    int argc = 3;
+    for (const char **arg = extra_gateway_args; arg && *arg; arg++)
+        gateway_args [argc++] = *arg;
+    gateway_args [argc] = NULL;
+    text = s_start (self, "docusnap-gateway", "gateway", gateway_args);
+    self->url = s_value (text, "http");
+    zstr_free (&text);
+
+    char *dispatch_arg = zsys_sprintf ("--dispatch-endpoint=%s", dispatch);
+    char *events_arg = zsys_sprintf ("--events-endpoint=%s", events);
+    for (int worker_nbr = 1; worker_nbr <= workers; worker_nbr++) {
+        char *worker_name = zsys_sprintf ("worker-%d", worker_nbr);
+        char *id_arg = zsys_sprintf ("--worker-id=%s", worker_name);
+        const char *worker_args [] = {dispatch_arg, events_arg, id_arg,
+                                      "--ocr-threads=2", NULL};
+        text = s_start (self, "docusnap-worker", worker_name, worker_args);
+        zstr_free (&text);
+        zstr_free (&id_arg);
+        zstr_free (&worker_name);
+    }
+    zstr_free (&dispatch_arg);
+    zstr_free (&events_arg);
+    zstr_free (&queue_arg);
+    zstr_free (&events);
+    zstr_free (&queue);
+    zstr_free (&dispatch);
+    zstr_free (&data_dir);
+    return self;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Stop the pipeline, checking each service stops cleanly
+
+void
+th_harness_destroy (th_harness_t **self_p)
+{
+    th_harness_t *self = *self_p;
+    if (!self)
+        return;
+    //  Front to back: gateway first, sink last
+    int order [HARNESS_MAX_PROCS];
+    int count = 0;
+    for (int proc_nbr = 2; proc_nbr < self->count; proc_nbr++)
+        order [count++] = proc_nbr;
+    order [count++] = 1;
+    order [count++] = 0;
+    for (int index = 0; index < count; index++) {
+        proc_t *proc = &self->procs [order [index]];
+        if (proc->pid <= 0)
+            continue;
+        kill (proc->pid, SIGTERM);
+        int64_t deadline = zclock_mono () + HARNESS_STOP_MS;
+        int status = 0;
+        pid_t done;
+        while ((done = waitpid (proc->pid, &status, WNOHANG)) == 0
+           &&  zclock_mono () < deadline)
+            zclock_sleep (10);
+        if (done == 0) {
+            kill (proc->pid, SIGKILL);
+            waitpid (proc->pid, &status, 0);
+        }
+        TH_CHECK (done == proc->pid && WIFEXITED (status)
+                  && WEXITSTATUS (status) == 0,
+                  "%s did not stop cleanly on SIGTERM (status %d); see %s",
+                  proc->name, status, proc->log_file);
+        zstr_free (&proc->name);
+        zstr_free (&proc->ready_file);
+        zstr_free (&proc->log_file);
+    }
+    zstr_free (&self->dir);
+    zstr_free (&self->db);
+    zstr_free (&self->url);
+    free (self);
+    *self_p = NULL;
+    curl_global_cleanup ();
+}
+
+
+const char *
+th_harness_url (th_harness_t *self)
+{
+    return self->url;
+}
+
+const char *
+th_harness_db (th_harness_t *self)
+{
+    return self->db;
+}
+
+
+//  --------------------------------------------------------------------------
+//  All services still running?
+
+bool
+th_harness_alive (th_harness_t *self)
+{
+    for (int proc_nbr = 0; proc_nbr < self->count; proc_nbr++) {
+        int status;
+        if (waitpid (self->procs [proc_nbr].pid, &status, WNOHANG) != 0) {
+            fprintf (stderr, "%s is not running (status %d)\n",
+                     self->procs [proc_nbr].name, status);
+            return false;
+        }
+    }
+    return true;
+}
+
+
+//  --------------------------------------------------------------------------
+//  libcurl write callback into a zchunk
+
+static size_t
+s_write (char *data, size_t size, size_t count, void *arg)
+{
+    zchunk_extend ((zchunk_t *) arg, data, size * count);
+    return size * count;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Perform a prepared request
+
+static long
+s_perform (CURL *curl, char **response)
+{
+    zchunk_t *chunk = zchunk_new (NULL, 1024);
+    curl_easy_setopt (curl, CURLOPT_WRITEFUNCTION, s_write);
+    curl_easy_setopt (curl, CURLOPT_WRITEDATA, chunk);
+    curl_easy_setopt (curl, CURLOPT_TIMEOUT, 60L);
+    curl_easy_setopt (curl, CURLOPT_NOSIGNAL, 1L);
+    long status = 0;
+    if (curl_easy_perform (curl) == CURLE_OK)
+        curl_easy_getinfo (curl, CURLINFO_RESPONSE_CODE, &status);
+    *response = zchunk_strdup (chunk);
+    zchunk_destroy (&chunk);
+    return status;
+}
+
+
+//  --------------------------------------------------------------------------
+//  An HTTP request
+
+long
+th_http (const char *method, const char *url, const char *content_type,
+         const void *body, size_t size, char **response)
+{
+    CURL *curl = curl_easy_init ();
+    curl_easy_setopt (curl, CURLOPT_URL, url);
+    curl_easy_setopt (curl, CURLOPT_CUSTOMREQUEST, method);
+    struct curl_slist *headers = NULL;
+    if (content_type) {
+        char *header = zsys_sprintf ("Content-Type: %s", content_type);
+        headers = curl_slist_append (headers, header);
+        zstr_free (&header);
+    }
+    headers = curl_slist_append (headers, "Expect:");
+    curl_easy_setopt (curl, CURLOPT_HTTPHEADER, headers);
+    if (body) {
+        curl_easy_setopt (curl, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt (curl, CURLOPT_POSTFIELDSIZE_LARGE,
+                          (curl_off_t) size);
+    }
+    long status = s_perform (curl, response);
+    curl_slist_free_all (headers);
+    curl_easy_cleanup (curl);
+    return status;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Multipart POST
+
+long
+th_http_multipart (const char *url, const char **paths, const char **fields,
+                   char **response)
+{
+    CURL *curl = curl_easy_init ();
+    curl_easy_setopt (curl, CURLOPT_URL, url);
+    curl_mime *mime = curl_mime_init (curl);
+    for (const char **path = paths; path && *path; path++) {
+        curl_mimepart *part = curl_mime_addpart (mime);
+        curl_mime_name (part, "images");
+        curl_mime_filedata (part, *path);
+    }
+    for (const char **field = fields; field && *field; field++) {
+        const char *equals = strchr (*field, '=');
+        char *name = zsys_sprintf ("%.*s", (int) (equals - *field), *field);
+        curl_mimepart *part = curl_mime_addpart (mime);
+        curl_mime_name (part, name);
+        curl_mime_data (part, equals + 1, CURL_ZERO_TERMINATED);
+        zstr_free (&name);
+    }
+    curl_easy_setopt (curl, CURLOPT_MIMEPOST, mime);
+    long status = s_perform (curl, response);
+    curl_mime_free (mime);
+    curl_easy_cleanup (curl);
+    return status;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Poll until terminal
+
+json_t *
+th_wait_terminal (th_harness_t *self, const char *task_id, int64_t timeout_ms)
+{
+    char *url = zsys_sprintf ("%s/api/task_status/%s", self->url, task_id);
+    int64_t deadline = zclock_mono () + timeout_ms;
+    json_t *status = NULL;
+    while (zclock_mono () < deadline) {
+        char *response = NULL;
+        long code = th_http ("GET", url, NULL, NULL, 0, &response);
+        TH_CHECK (code == 200, "status of %s: HTTP %ld %s", task_id, code,
+                  response);
+        status = json_loads (response, 0, NULL);
+        zstr_free (&response);
+        const char *state = json_string_value (json_object_get (status,
+                                                               "status"));
+        TH_CHECK (state, "status has no state");
+        if (streq (state, "completed") || streq (state, "error")
+        ||  streq (state, "cancelled"))
+            break;
+        json_decref (status);
+        status = NULL;
+        zclock_sleep (50);
+    }
+    zstr_free (&url);
+    return status;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Fixtures
+
+char *
+th_fixture_path (const char *name)
+{
+    const char *dir = getenv ("DS_FIXTURES");
+    return zsys_sprintf ("%s/%s", dir? dir: "fixtures", name);
+}
+
+zchunk_t *
+th_fixture (const char *name)
+{
+    char *path = th_fixture_path (name);
+    zchunk_t *chunk = zchunk_slurp (path, 0);
+    TH_CHECK (chunk, "cannot read fixture %s", path);
+    zstr_free (&path);
+    return chunk;
+}
+
+char *
+th_images_body (const char **fixtures, const char *extra)
+{
+    json_t *body = extra? json_loads (extra, 0, NULL): json_object ();
+    TH_CHECK (body, "bad extra JSON %s", extra);
+    json_t *images = json_array ();
+    for (const char **name = fixtures; *name; name++) {
+        zchunk_t *chunk = th_fixture (*name);
+        char *encoded = ds_util_base64_encode (zchunk_data (chunk),
+                                               zchunk_size (chunk));
+        json_array_append_new (images, json_string (encoded));
+        zstr_free (&encoded);
+        zchunk_destroy (&chunk);
+    }
+    json_object_set_new (body, "images", images);
+    char *text = json_dumps (body, JSON_COMPACT);
+    json_decref (body);
+    return text;
+}
+
+char *
+th_submit (th_harness_t *self, const char *type, const char *body)
+{
+    char *url = zsys_sprintf ("%s/api/process_%s", self->url, type);
+    char *response = NULL;
+    long code = th_http ("POST", url, "application/json", body, strlen (body),
+                         &response);
+    TH_CHECK (code == 202, "submit %s: HTTP %ld %s", type, code, response);
+    json_t *accepted = json_loads (response, 0, NULL);
+    const char *task_id = json_string_value (json_object_get (accepted,
+                                                             "task_id"));
+    TH_CHECK (task_id && ds_util_is_uuid (task_id), "no task id: %s",
+              response);
+    TH_CHECK (streq (json_string_value (json_object_get (accepted, "status")),
+                     "pending"), "not pending: %s", response);
+    char *copy = strdup (task_id);
+    json_decref (accepted);
+    zstr_free (&response);
+    zstr_free (&url);
+    return copy;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Schema checks, after docs/RESULTS.md
+
+static void
+s_check_document (json_t *result)
+{
+    TH_CHECK (json_is_string (json_object_get (result, "title")), "title");
+    TH_CHECK (json_is_string (json_object_get (result, "description")),
+              "description");
+    json_t *tags = json_object_get (result, "tags");
+    TH_CHECK (json_is_array (tags), "tags");
+    size_t index;
+    json_t *item;
+    json_array_foreach (tags, index, item)
+        TH_CHECK (json_is_string (item), "tags[%zu]", index);
+    json_t *kv = json_object_get (result, "kv");
+    TH_CHECK (json_is_object (kv), "kv");
+    const char *key;
+    json_object_foreach (kv, key, item)
+        TH_CHECK (json_is_string (item), "kv.%s is not a string", key);
+    json_t *related = json_object_get (result, "related");
+    TH_CHECK (json_is_array (related), "related");
+    json_array_foreach (related, index, item)
+        TH_CHECK (json_is_string (json_object_get (item, "type"))
+                  && json_is_string (json_object_get (item, "value")),
+                  "related[%zu]", index);
+    json_t *pages = json_object_get (result, "pages");
+    TH_CHECK (json_is_array (pages) && json_array_size (pages) > 0, "pages");
+    json_array_foreach (pages, index, item) {
+        TH_CHECK (json_is_string (json_object_get (item, "text")),
+                  "pages[%zu].text", index);
+        json_t *confidence = json_object_get (item, "confidence");
+        TH_CHECK (json_is_integer (confidence)
+                  && json_integer_value (confidence) >= 0
+                  && json_integer_value (confidence) <= 100,
+                  "pages[%zu].confidence", index);
+    }
+}
+
+void
+th_check_result (const char *type, json_t *result)
+{
+    TH_CHECK (json_is_object (result), "result is not an object");
+    const char *extractor = json_string_value (json_object_get (result,
+                                                               "extractor"));
+    TH_CHECK (extractor && (streq (extractor, "offline")
+                            || streq (extractor, "llm")), "extractor");
+    if (streq (type, "document") || streq (type, "form"))
+        s_check_document (result);
+    if (streq (type, "form")) {
+        json_t *fields = json_object_get (result, "fields");
+        TH_CHECK (json_is_array (fields), "fields");
+        size_t index;
+        json_t *item;
+        json_array_foreach (fields, index, item)
+            TH_CHECK (json_is_string (item), "fields[%zu]", index);
+    }
+    if (streq (type, "form_filling")) {
+        json_t *fields = json_object_get (result, "fields");
+        TH_CHECK (json_is_object (fields), "fields");
+        const char *name;
+        json_t *entry;
+        json_object_foreach (fields, name, entry) {
+            TH_CHECK (json_object_get (entry, "value"), "%s.value", name);
+            json_t *source = json_object_get (entry, "source");
+            TH_CHECK (source, "%s.source", name);
+            if (!json_is_null (source)) {
+                const char *kind = json_string_value (json_object_get (
+                    source, "type"));
+                TH_CHECK (kind && (streq (kind, "document")
+                                   || streq (kind, "form")),
+                          "%s.source.type", name);
+                TH_CHECK (json_is_string (json_object_get (source,
+                          "resource_id")), "%s.source.resource_id", name);
+            }
+        }
+    }
+}
