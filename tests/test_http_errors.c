@@ -111,15 +111,16 @@ main (void)
     free (large);
 
     //  Garbage on the socket: the server answers or closes, never dies
-    char *reply = s_raw ("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 ",
-                         12);
+#   define RAW(text) s_raw (text, sizeof (text) - 1)
+    char *reply = RAW ("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 ");
     zstr_free (&reply);
-    reply = s_raw ("GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: "
-                   "-5\r\n\r\n", 60);
+    reply = RAW ("GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: "
+                 "-5\r\n\r\n");
+    TH_CHECK (strstr (reply, "400"), "negative length: %s", reply);
     zstr_free (&reply);
-    reply = s_raw ("POST /api/process_document HTTP/1.1\r\nHost: x\r\n"
-                   "Content-Type: multipart/form-data\r\n"
-                   "Content-Length: 10\r\n\r\n0123456789", 113);
+    reply = RAW ("POST /api/process_document HTTP/1.1\r\nHost: x\r\n"
+                 "Content-Type: multipart/form-data\r\n"
+                 "Content-Length: 10\r\n\r\n0123456789");
     TH_CHECK (strstr (reply, "400"), "multipart without boundary: %s", reply);
     zstr_free (&reply);
 

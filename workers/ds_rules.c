@@ -617,12 +617,12 @@ ds_rules_test (bool verbose)
     assert (ds_rules_similarity (normal, "passport number") == 0.0);
     assert (ds_rules_similarity ("passport nu", "passport number") > 0.9);
     assert (ds_rules_similarity ("name", "n") == 0.0);
+    zstr_free (&normal);
     normal = ds_rules_normalize ("Tel. No");
     assert (streq (normal, "phone number"));
     zstr_free (&normal);
     normal = ds_rules_normalize ("E-Mail");
     assert (streq (normal, "email"));
-    zstr_free (&normal);
     zstr_free (&normal);
 
     //  Hostile text: no newline, binary bytes, huge lines, never crashes

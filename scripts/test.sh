@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+#  The one command to test docusnap: install what is needed, build, run
+#  the whole suite, then build again with AddressSanitizer and
+#  UndefinedBehaviorSanitizer and run the suite once more.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+
+echo "== build and test (RelWithDebInfo)"
+bash scripts/build.sh build
+(cd build && ctest --output-on-failure -j "$(nproc)")
+
+echo "== build and test (ASan + UBSan)"
+bash scripts/build.sh build-asan -DDS_SANITIZER=address,undefined \
+    -DDS_BUILD_BENCH=OFF
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:${ASAN_OPTIONS:-}"
+export LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp:print_suppressions=0"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+(cd build-asan && ctest --output-on-failure -j "$(nproc)")
