@@ -13,26 +13,26 @@
 #include <sys/stat.h>
 #include <sys/prctl.h>
 
-#define UP_READY_TIMEOUT_MS 60000   //  a service's start-up, at most
-#define UP_STOP_TIMEOUT_MS 40000    //  SIGTERM to SIGKILL
-#define UP_RESTART_MIN_MS 500       //  first restart delay
-#define UP_RESTART_MAX_MS 10000     //  longest restart delay
-#define UP_STABLE_MS 30000          //  alive this long resets the delay
-#define WAIT_POLL_MS 250            //  status polling interval
+#define UP_READY_TIMEOUT_MS 60000  //  a service's start-up, at most
+#define UP_STOP_TIMEOUT_MS 40000   //  SIGTERM to SIGKILL
+#define UP_RESTART_MIN_MS 500      //  first restart delay
+#define UP_RESTART_MAX_MS 10000    //  longest restart delay
+#define UP_STABLE_MS 30000         //  alive this long resets the delay
+#define WAIT_POLL_MS 250           //  status polling interval
 #define HTTP_TIMEOUT_S 120
 
 //  One supervised service process
 
 typedef struct {
-    const char *program;        //  e.g. "docusnap-sink"
-    char *name;                 //  e.g. "worker-2"
-    zlist_t *args;              //  arguments after the program (char *)
-    char *ready_file;           //  where it writes its endpoints
-    pid_t pid;                  //  running process, 0 if none
-    int64_t started;            //  when it last started (mono ms)
-    int64_t restart_at;         //  when to start it again, 0 if not due
-    int64_t delay;              //  next restart delay
-    unsigned int restarts;      //  restarts so far
+    const char *program;    //  e.g. "docusnap-sink"
+    char *name;             //  e.g. "worker-2"
+    zlist_t *args;          //  arguments after the program (char *)
+    char *ready_file;       //  where it writes its endpoints
+    pid_t pid;              //  running process, 0 if none
+    int64_t started;        //  when it last started (mono ms)
+    int64_t restart_at;     //  when to start it again, 0 if not due
+    int64_t delay;          //  next restart delay
+    unsigned int restarts;  //  restarts so far
 } child_t;
 
 static char *s_bin_dir = NULL;
@@ -177,7 +177,7 @@ s_child_wait_ready (child_t *child)
             child->pid = 0;
             return NULL;
         }
-        zclock_sleep (20);      //  a file is the handshake; poll it
+        zclock_sleep (20);  //  a file is the handshake; poll it
     }
     return NULL;
 }
@@ -194,9 +194,9 @@ s_ready_value (const char *text, const char *name)
         if (strncmp (line, name, length) == 0 && line [length] == '=') {
             const char *value = line + length + 1;
             const char *end = strchr (value, '\n');
-            return zsys_sprintf ("%.*s", (int) (end? end - value
-                                                   : (ptrdiff_t) strlen (value)),
-                                 value);
+            return zsys_sprintf (
+                "%.*s", (int) (end ? end - value : (ptrdiff_t) strlen (value)),
+                value);
         }
         line = strchr (line, '\n');
         if (line)
@@ -215,7 +215,7 @@ s_start_and_read (child_t *child, const char *name)
     if (s_child_start (child))
         return NULL;
     char *text = s_child_wait_ready (child);
-    char *value = text? s_ready_value (text, name): NULL;
+    char *value = text ? s_ready_value (text, name) : NULL;
     zstr_free (&text);
     if (!value)
         fprintf (stderr, "docusnap: %s did not start (see its log above)\n",
@@ -245,8 +245,7 @@ s_stop_all (zlistx_t *children)
             int status;
             if (waitpid (child->pid, &status, WNOHANG) == child->pid)
                 child->pid = 0;
-            else
-            if (zclock_mono () > deadline) {
+            else if (zclock_mono () > deadline) {
                 fprintf (stderr, "docusnap: %s did not stop, killing it\n",
                          child->name);
                 kill (child->pid, SIGKILL);
@@ -282,8 +281,8 @@ s_up (ds_config_t *config)
     //  The sink and the ventilator bind ephemeral loopback ports; once
     //  known, a restarted one binds the same port again
     child_t *sink = s_child_new ("docusnap-sink", "sink", run_dir);
-    child_t *ventilator = s_child_new ("docusnap-ventilator", "ventilator",
-                                       run_dir);
+    child_t *ventilator =
+        s_child_new ("docusnap-ventilator", "ventilator", run_dir);
     child_t *gateway = s_child_new ("docusnap-gateway", "gateway", run_dir);
     child_t *all [] = {sink, ventilator, gateway};
     for (int child_nbr = 0; child_nbr < 3; child_nbr++) {
@@ -302,7 +301,7 @@ s_up (ds_config_t *config)
         queue = s_start_and_read (ventilator, "queue");
         if (queue) {
             char *text = s_child_wait_ready (ventilator);
-            dispatch = text? s_ready_value (text, "dispatch"): NULL;
+            dispatch = text ? s_ready_value (text, "dispatch") : NULL;
             zstr_free (&text);
         }
     }
@@ -311,14 +310,12 @@ s_up (ds_config_t *config)
         s_child_arg (ventilator, "queue-endpoint", queue);
         s_child_arg (ventilator, "dispatch-endpoint", dispatch);
         s_child_arg (gateway, "queue-endpoint", queue);
-        s_child_arg (gateway, "http-port", ds_config_get (config,
-                                                          "http-port"));
+        s_child_arg (gateway, "http-port", ds_config_get (config, "http-port"));
         http = s_start_and_read (gateway, "http");
     }
     int64_t workers = ds_config_int (config, "workers");
     bool ready = http != NULL;
-    for (int64_t worker_nbr = 1; ready && worker_nbr <= workers;
-         worker_nbr++) {
+    for (int64_t worker_nbr = 1; ready && worker_nbr <= workers; worker_nbr++) {
         char *name = zsys_sprintf ("worker-%" PRId64, worker_nbr);
         child_t *worker = s_child_new ("docusnap-worker", name, run_dir);
         zstr_free (&name);
@@ -334,8 +331,8 @@ s_up (ds_config_t *config)
         exit_code = 0;
         printf ("\ndocusnap is up: %s  (data in %s, %" PRId64 " worker%s)\n"
                 "  try: docusnap submit --wait PAGE.png\n"
-                "  stop: Ctrl-C\n\n", http, data_dir, workers,
-                workers == 1? "": "s");
+                "  stop: Ctrl-C\n\n",
+                http, data_dir, workers, workers == 1 ? "" : "s");
         fflush (stdout);
         //  Supervise: restart what dies, with a growing delay
         while (!zsys_interrupted) {
@@ -348,17 +345,20 @@ s_up (ds_config_t *config)
                     if (zclock_mono () - child->started > UP_STABLE_MS)
                         child->delay = UP_RESTART_MIN_MS;
                     child->restart_at = zclock_mono () + child->delay;
-                    fprintf (stderr, "docusnap: %s exited (%s %d), restarting "
-                             "in %" PRId64 " ms\n", child->name,
-                             WIFSIGNALED (status)? "signal": "status",
-                             WIFSIGNALED (status)? WTERMSIG (status)
-                                                 : WEXITSTATUS (status),
+                    fprintf (stderr,
+                             "docusnap: %s exited (%s %d), restarting "
+                             "in %" PRId64 " ms\n",
+                             child->name,
+                             WIFSIGNALED (status) ? "signal" : "status",
+                             WIFSIGNALED (status) ? WTERMSIG (status)
+                                                  : WEXITSTATUS (status),
                              child->delay);
-                    child->delay = child->delay * 2 > UP_RESTART_MAX_MS?
-                                   UP_RESTART_MAX_MS: child->delay * 2;
+                    child->delay = child->delay * 2 > UP_RESTART_MAX_MS
+                                       ? UP_RESTART_MAX_MS
+                                       : child->delay * 2;
                 }
                 if (child->pid == 0 && child->restart_at
-                &&  zclock_mono () >= child->restart_at) {
+                    && zclock_mono () >= child->restart_at) {
                     child->restarts++;
                     if (s_child_start (child))
                         child->restart_at = zclock_mono () + child->delay;
@@ -397,14 +397,13 @@ s_curl_write (char *data, size_t size, size_t count, void *arg)
 //  response body in *response (caller frees)
 
 static long
-s_http (const char *method, const char *url, const char *body,
-        char **response)
+s_http (const char *method, const char *url, const char *body, char **response)
 {
     CURL *curl = curl_easy_init ();
     assert (curl);
     zchunk_t *chunk = zchunk_new (NULL, 4096);
-    struct curl_slist *headers = curl_slist_append (
-        NULL, "Content-Type: application/json");
+    struct curl_slist *headers =
+        curl_slist_append (NULL, "Content-Type: application/json");
     curl_easy_setopt (curl, CURLOPT_URL, url);
     curl_easy_setopt (curl, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt (curl, CURLOPT_WRITEFUNCTION, s_curl_write);
@@ -437,8 +436,8 @@ static void
 s_print_json (const char *text)
 {
     json_t *value = json_loads (text, 0, NULL);
-    char *pretty = value? json_dumps (value, JSON_INDENT (2)): NULL;
-    printf ("%s\n", pretty? pretty: text);
+    char *pretty = value ? json_dumps (value, JSON_INDENT (2)) : NULL;
+    printf ("%s\n", pretty ? pretty : text);
     free (pretty);
     json_decref (value);
 }
@@ -464,11 +463,11 @@ static int
 s_status (ds_config_t *config, const char *task_id)
 {
     char *response = NULL;
-    long status = s_get_status (ds_config_get (config, "url"), task_id,
-                                &response);
+    long status =
+        s_get_status (ds_config_get (config, "url"), task_id, &response);
     s_print_json (response);
     zstr_free (&response);
-    return status == 200? 0: 1;
+    return status == 200 ? 0 : 1;
 }
 
 
@@ -511,15 +510,15 @@ s_submit (ds_config_t *config, zlist_t *paths)
             json_decref (images);
             return 1;
         }
-        char *encoded = ds_util_base64_encode (zchunk_data (chunk),
-                                               zchunk_size (chunk));
+        char *encoded =
+            ds_util_base64_encode (zchunk_data (chunk), zchunk_size (chunk));
         json_array_append_new (images, json_string (encoded));
         zstr_free (&encoded);
         zchunk_destroy (&chunk);
     }
-    json_t *request = json_pack ("{s:o, s:I}", "images", images, "priority",
-                                 (json_int_t) ds_config_int (config,
-                                                             "priority"));
+    json_t *request =
+        json_pack ("{s:o, s:I}", "images", images, "priority",
+                   (json_int_t) ds_config_int (config, "priority"));
     char *body = json_dumps (request, JSON_COMPACT);
     json_decref (request);
     const char *base_url = ds_config_get (config, "url");
@@ -534,9 +533,10 @@ s_submit (ds_config_t *config, zlist_t *paths)
         return 1;
     }
     json_t *accepted = json_loads (response, 0, NULL);
-    char *task_id = strdup (json_string_value (json_object_get (
-        accepted, "task_id"))? json_string_value (json_object_get (
-        accepted, "task_id")): "");
+    char *task_id =
+        strdup (json_string_value (json_object_get (accepted, "task_id"))
+                    ? json_string_value (json_object_get (accepted, "task_id"))
+                    : "");
     json_decref (accepted);
     if (!ds_config_bool (config, "wait")) {
         s_print_json (response);
@@ -547,16 +547,16 @@ s_submit (ds_config_t *config, zlist_t *paths)
     zstr_free (&response);
     //  Wait for a terminal state, showing progress on a terminal
     bool tty = isatty (STDERR_FILENO);
-    int64_t deadline = zclock_mono () + ds_config_int (config, "timeout")
-                       * 1000;
+    int64_t deadline =
+        zclock_mono () + ds_config_int (config, "timeout") * 1000;
     int64_t start = zclock_mono ();
     int exit_code = 1;
     char *last = strdup ("");
     while (!zsys_interrupted) {
         status = s_get_status (base_url, task_id, &response);
-        json_t *value = status == 200? json_loads (response, 0, NULL): NULL;
-        const char *state = json_string_value (json_object_get (value,
-                                                               "status"));
+        json_t *value = status == 200 ? json_loads (response, 0, NULL) : NULL;
+        const char *state =
+            json_string_value (json_object_get (value, "status"));
         if (state && !streq (state, last)) {
             if (tty)
                 fprintf (stderr, "\r%s: %-12s %5.1f s", task_id, state,
@@ -564,18 +564,19 @@ s_submit (ds_config_t *config, zlist_t *paths)
             zstr_free (&last);
             last = strdup (state);
         }
-        bool done = state && (streq (state, "completed")
-                           || streq (state, "error")
-                           || streq (state, "cancelled"));
+        bool done = state
+                    && (streq (state, "completed") || streq (state, "error")
+                        || streq (state, "cancelled"));
         json_decref (value);
         if (done || status == 404 || zclock_mono () > deadline) {
             if (tty)
                 fprintf (stderr, "\n");
             s_print_json (response);
-            exit_code = done && streq (last, "completed")? 0: 1;
+            exit_code = done && streq (last, "completed") ? 0 : 1;
             if (!done && status != 404)
-                fprintf (stderr, "docusnap: gave up waiting after %" PRId64
-                         " s\n", ds_config_int (config, "timeout"));
+                fprintf (stderr,
+                         "docusnap: gave up waiting after %" PRId64 " s\n",
+                         ds_config_int (config, "timeout"));
             zstr_free (&response);
             break;
         }
@@ -595,14 +596,14 @@ static void
 s_usage (FILE *file)
 {
     fprintf (file,
-        "Usage: docusnap COMMAND [OPTION]... [ARG]...\n"
-        "Document pictures in, structured JSON out.\n\n"
-        "Commands:\n"
-        "  up        start the whole pipeline on this machine\n"
-        "  submit    send images as a task: submit [--wait] IMAGE...\n"
-        "  status    show a task: status TASK_ID\n"
-        "  config    print the reference of every option (Markdown)\n\n"
-        "'docusnap COMMAND --help' lists the options of a command.\n");
+             "Usage: docusnap COMMAND [OPTION]... [ARG]...\n"
+             "Document pictures in, structured JSON out.\n\n"
+             "Commands:\n"
+             "  up        start the whole pipeline on this machine\n"
+             "  submit    send images as a task: submit [--wait] IMAGE...\n"
+             "  status    show a task: status TASK_ID\n"
+             "  config    print the reference of every option (Markdown)\n\n"
+             "'docusnap COMMAND --help' lists the options of a command.\n");
 }
 
 
@@ -611,7 +612,7 @@ main (int argc, char **argv)
 {
     if (argc < 2 || streq (argv [1], "-h") || streq (argv [1], "--help")) {
         s_usage (stdout);
-        return argc < 2? 2: 0;
+        return argc < 2 ? 2 : 0;
     }
     if (streq (argv [1], "--version")) {
         printf ("docusnap %s\n", DS_VERSION_STRING);
@@ -630,18 +631,19 @@ main (int argc, char **argv)
     }
     char *program = zsys_sprintf ("docusnap %s", command);
     ds_config_t *config = ds_config_new (
-        program, up? DS_ROLE_UP: DS_ROLE_CLIENT,
-        up? "Starts sink, ventilator, gateway and workers on this machine, "
-            "restarts any that dies,\nand stops them all on SIGINT or "
-            "SIGTERM."
-          : streq (command, "submit")?
-            "Sends images as one task; with --wait, waits and prints the "
-            "result.": "Prints a task's status and result.");
+        program, up ? DS_ROLE_UP : DS_ROLE_CLIENT,
+        up ? "Starts sink, ventilator, gateway and workers on this machine, "
+             "restarts any that dies,\nand stops them all on SIGINT or "
+             "SIGTERM."
+        : streq (command, "submit")
+            ? "Sends images as one task; with --wait, waits and prints the "
+              "result."
+            : "Prints a task's status and result.");
     int rc = ds_config_load (config, argc - 1, argv + 1);
     zstr_free (&program);
     if (rc) {
         ds_config_destroy (&config);
-        return rc == 1? 0: 2;
+        return rc == 1 ? 0 : 2;
     }
     zsys_init ();
     zsys_set_logident ("docusnap");
@@ -650,12 +652,10 @@ main (int argc, char **argv)
     zlist_t *args = ds_config_args (config);
     int exit_code;
     if (up)
-        exit_code = zlist_size (args)? 2: s_up (config);
-    else
-    if (streq (command, "submit"))
+        exit_code = zlist_size (args) ? 2 : s_up (config);
+    else if (streq (command, "submit"))
         exit_code = s_submit (config, args);
-    else
-    if (zlist_size (args) != 1) {
+    else if (zlist_size (args) != 1) {
         fprintf (stderr, "docusnap: status needs one TASK_ID\n");
         exit_code = 2;
     }

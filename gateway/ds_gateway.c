@@ -22,7 +22,7 @@
 
 #define GATEWAY_SNDHWM 100000
 #define GATEWAY_CONNECTION_LIMIT 1024
-#define GATEWAY_CONNECTION_TIMEOUT 60       //  seconds idle
+#define GATEWAY_CONNECTION_TIMEOUT 60  //  seconds idle
 #define GATEWAY_POST_BUFFER 65536
 #define GATEWAY_BODY_INITIAL 65536
 #define STATUS_PREFIX "/api/task_status/"
@@ -44,16 +44,16 @@ typedef struct {
 //  One HTTP request being received
 
 typedef struct {
-    ds_submission_t *submission;  //  what is being submitted, or NULL
+    ds_submission_t *submission;     //  what is being submitted, or NULL
     struct MHD_PostProcessor *post;  //  multipart parser, or NULL
-    char *body;                 //  JSON body received so far
-    size_t body_size;           //  bytes in body
-    size_t body_max;            //  bytes allocated
-    size_t received;            //  bytes of body received in all
-    zchunk_t *part;             //  multipart part being received
-    char *part_name;            //  its field name
-    bool part_is_file;          //  it had a filename or an image type
-    bool too_large;             //  the body passed max_body
+    char *body;                      //  JSON body received so far
+    size_t body_size;                //  bytes in body
+    size_t body_max;                 //  bytes allocated
+    size_t received;                 //  bytes of body received in all
+    zchunk_t *part;                  //  multipart part being received
+    char *part_name;                 //  its field name
+    bool part_is_file;               //  it had a filename or an image type
+    bool too_large;                  //  the body passed max_body
 } request_t;
 
 
@@ -61,23 +61,23 @@ typedef struct {
 //  Queue a JSON response and release it
 
 static enum MHD_Result
-s_respond (struct MHD_Connection *connection, unsigned int status,
-           json_t *body, const char *location)
+s_respond (struct MHD_Connection *connection,
+           unsigned int status,
+           json_t *body,
+           const char *location)
 {
     char *text = json_dumps (body, JSON_COMPACT);
     json_decref (body);
     assert (text);
     size_t length = strlen (text);
-    struct MHD_Response *response = MHD_create_response_from_buffer (
-        length, text, MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *response =
+        MHD_create_response_from_buffer (length, text, MHD_RESPMEM_MUST_FREE);
     MHD_add_response_header (response, MHD_HTTP_HEADER_CONTENT_TYPE,
                              "application/json");
     if (location && status == MHD_HTTP_METHOD_NOT_ALLOWED)
         MHD_add_response_header (response, MHD_HTTP_HEADER_ALLOW, location);
-    else
-    if (location)
-        MHD_add_response_header (response, MHD_HTTP_HEADER_LOCATION,
-                                 location);
+    else if (location)
+        MHD_add_response_header (response, MHD_HTTP_HEADER_LOCATION, location);
     enum MHD_Result rc = MHD_queue_response (connection, status, response);
     MHD_destroy_response (response);
     return rc;
@@ -88,16 +88,19 @@ s_respond (struct MHD_Connection *connection, unsigned int status,
 //  Queue an error response
 
 static enum MHD_Result
-s_error (gateway_t *self, struct MHD_Connection *connection,
-         unsigned int status, const char *code, const char *message,
+s_error (gateway_t *self,
+         struct MHD_Connection *connection,
+         unsigned int status,
+         const char *code,
+         const char *message,
          const char *allow)
 {
     self->rejected++;
     if (self->verbose)
         zsys_debug ("ds_gateway: REJECTED status=%u code=%s message=\"%s\"",
                     status, code, message);
-    json_t *body = json_pack ("{s:{s:s, s:s}}", "error", "code", code,
-                              "message", message);
+    json_t *body =
+        json_pack ("{s:{s:s, s:s}}", "error", "code", code, "message", message);
     return s_respond (connection, status, body, allow);
 }
 
@@ -106,7 +109,8 @@ s_error (gateway_t *self, struct MHD_Connection *connection,
 //  Store and queue a valid submission, answer 202
 
 static enum MHD_Result
-s_accept (gateway_t *self, struct MHD_Connection *connection,
+s_accept (gateway_t *self,
+          struct MHD_Connection *connection,
           ds_submission_t *submission)
 {
     char *task_id = ds_util_uuid ();
@@ -121,8 +125,10 @@ s_accept (gateway_t *self, struct MHD_Connection *connection,
                     ds_store_error (self->store));
         zstr_free (&task_id);
         return s_error (self, connection, MHD_HTTP_SERVICE_UNAVAILABLE,
-                        "STORE_UNAVAILABLE", "the task store could not save "
-                        "the task; try again", NULL);
+                        "STORE_UNAVAILABLE",
+                        "the task store could not save "
+                        "the task; try again",
+                        NULL);
     }
     //  Committed: from here on the task is the pipeline's
     ds_proto_t *queue = ds_proto_new (DS_PROTO_QUEUE);
@@ -143,8 +149,10 @@ s_accept (gateway_t *self, struct MHD_Connection *connection,
                ds_submission_image_count (submission),
                ds_submission_priority (submission));
     char *location = zsys_sprintf (STATUS_PREFIX "%s", task_id);
-    enum MHD_Result rc = s_respond (connection, MHD_HTTP_ACCEPTED, json_pack (
-        "{s:s, s:s}", "task_id", task_id, "status", "pending"), location);
+    enum MHD_Result rc = s_respond (
+        connection, MHD_HTTP_ACCEPTED,
+        json_pack ("{s:s, s:s}", "task_id", task_id, "status", "pending"),
+        location);
     zstr_free (&location);
     zstr_free (&task_id);
     return rc;
@@ -176,22 +184,28 @@ s_end_part (request_t *request)
 //  Multipart iterator: collects each part's bytes
 
 static enum MHD_Result
-s_post_iterator (void *cls, enum MHD_ValueKind kind, const char *key,
-                 const char *filename, const char *content_type,
-                 const char *transfer_encoding, const char *data,
-                 uint64_t offset, size_t size)
+s_post_iterator (void *cls,
+                 enum MHD_ValueKind kind,
+                 const char *key,
+                 const char *filename,
+                 const char *content_type,
+                 const char *transfer_encoding,
+                 const char *data,
+                 uint64_t offset,
+                 size_t size)
 {
     (void) kind;
     (void) transfer_encoding;
     request_t *request = (request_t *) cls;
     if (offset == 0) {
         s_end_part (request);
-        request->part_name = strdup (key? key: "");
-        request->part_is_file = filename
+        request->part_name = strdup (key ? key : "");
+        request->part_is_file =
+            filename
             || (content_type && strncasecmp (content_type, "image/", 6) == 0)
             || streq (request->part_name, "images")
             || streq (request->part_name, "image");
-        request->part = zchunk_new (NULL, size? size: 1);
+        request->part = zchunk_new (NULL, size ? size : 1);
     }
     if (size && request->part)
         zchunk_extend (request->part, data, size);
@@ -203,8 +217,10 @@ s_post_iterator (void *cls, enum MHD_ValueKind kind, const char *key,
 //  Free a request when its connection is done with it
 
 static void
-s_request_completed (void *cls, struct MHD_Connection *connection,
-                     void **req_cls, enum MHD_RequestTerminationCode code)
+s_request_completed (void *cls,
+                     struct MHD_Connection *connection,
+                     void **req_cls,
+                     enum MHD_RequestTerminationCode code)
 {
     (void) cls;
     (void) connection;
@@ -227,17 +243,19 @@ s_request_completed (void *cls, struct MHD_Connection *connection,
 //  GET /api/task_status/{task_id}
 
 static enum MHD_Result
-s_status (gateway_t *self, struct MHD_Connection *connection,
+s_status (gateway_t *self,
+          struct MHD_Connection *connection,
           const char *task_id)
 {
-    json_t *status = ds_util_is_uuid (task_id)?
-                     ds_store_task_status (self->store, task_id): NULL;
+    json_t *status = ds_util_is_uuid (task_id)
+                         ? ds_store_task_status (self->store, task_id)
+                         : NULL;
     if (!status) {
         char message [128];
         snprintf (message, sizeof (message), "no task with id '%.40s'",
                   task_id);
-        return s_error (self, connection, MHD_HTTP_NOT_FOUND,
-                        "TASK_NOT_FOUND", message, NULL);
+        return s_error (self, connection, MHD_HTTP_NOT_FOUND, "TASK_NOT_FOUND",
+                        message, NULL);
     }
     return s_respond (connection, MHD_HTTP_OK, status, NULL);
 }
@@ -247,27 +265,32 @@ s_status (gateway_t *self, struct MHD_Connection *connection,
 //  First call of a POST: check length and type, set up the request
 
 static enum MHD_Result
-s_begin_post (gateway_t *self, struct MHD_Connection *connection,
-              const char *task_type, void **req_cls)
+s_begin_post (gateway_t *self,
+              struct MHD_Connection *connection,
+              const char *task_type,
+              void **req_cls)
 {
     const char *length = MHD_lookup_connection_value (
         connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (length && strtoull (length, NULL, 10) > self->max_body) {
         char message [128];
-        snprintf (message, sizeof (message), "the body is over the limit of "
-                  "%zu bytes", self->max_body);
+        snprintf (message, sizeof (message),
+                  "the body is over the limit of "
+                  "%zu bytes",
+                  self->max_body);
         return s_error (self, connection, MHD_HTTP_CONTENT_TOO_LARGE,
                         "BODY_TOO_LARGE", message, NULL);
     }
     const char *type = MHD_lookup_connection_value (
         connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     bool json = type && strncasecmp (type, "application/json", 16) == 0;
-    bool multipart = type
-        && strncasecmp (type, "multipart/form-data", 19) == 0;
+    bool multipart = type && strncasecmp (type, "multipart/form-data", 19) == 0;
     if (!json && !multipart)
         return s_error (self, connection, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
-                        "UNSUPPORTED_MEDIA_TYPE", "send application/json or "
-                        "multipart/form-data", NULL);
+                        "UNSUPPORTED_MEDIA_TYPE",
+                        "send application/json or "
+                        "multipart/form-data",
+                        NULL);
     request_t *request = (request_t *) zmalloc (sizeof (request_t));
     assert (request);
     request->submission = ds_submission_new (task_type, &self->limits);
@@ -278,8 +301,10 @@ s_begin_post (gateway_t *self, struct MHD_Connection *connection,
             ds_submission_destroy (&request->submission);
             free (request);
             return s_error (self, connection, MHD_HTTP_BAD_REQUEST,
-                            "BAD_MULTIPART", "the multipart body has no "
-                            "boundary", NULL);
+                            "BAD_MULTIPART",
+                            "the multipart body has no "
+                            "boundary",
+                            NULL);
         }
     }
     *req_cls = request;
@@ -291,14 +316,13 @@ s_begin_post (gateway_t *self, struct MHD_Connection *connection,
 //  Take a piece of a POST body
 
 static void
-s_take_body (gateway_t *self, request_t *request, const char *data,
-             size_t size)
+s_take_body (gateway_t *self, request_t *request, const char *data, size_t size)
 {
     request->received += size;
     if (request->received > self->max_body)
         request->too_large = true;
     if (request->too_large)
-        return;                 //  read and drop the rest, then answer 413
+        return;  //  read and drop the rest, then answer 413
     if (request->post) {
         if (MHD_post_process (request->post, data, size) != MHD_YES)
             ds_submission_reject (request->submission, 400, "BAD_MULTIPART",
@@ -306,8 +330,8 @@ s_take_body (gateway_t *self, request_t *request, const char *data,
         return;
     }
     if (request->body_size + size > request->body_max) {
-        size_t wanted = request->body_max? request->body_max * 2
-                                         : GATEWAY_BODY_INITIAL;
+        size_t wanted =
+            request->body_max ? request->body_max * 2 : GATEWAY_BODY_INITIAL;
         while (wanted < request->body_size + size)
             wanted *= 2;
         request->body = (char *) realloc (request->body, wanted);
@@ -323,13 +347,16 @@ s_take_body (gateway_t *self, request_t *request, const char *data,
 //  The whole body is in: validate and accept or reject
 
 static enum MHD_Result
-s_end_post (gateway_t *self, struct MHD_Connection *connection,
+s_end_post (gateway_t *self,
+            struct MHD_Connection *connection,
             request_t *request)
 {
     if (request->too_large) {
         char message [128];
-        snprintf (message, sizeof (message), "the body is over the limit of "
-                  "%zu bytes", self->max_body);
+        snprintf (message, sizeof (message),
+                  "the body is over the limit of "
+                  "%zu bytes",
+                  self->max_body);
         return s_error (self, connection, MHD_HTTP_CONTENT_TOO_LARGE,
                         "BODY_TOO_LARGE", message, NULL);
     }
@@ -337,8 +364,8 @@ s_end_post (gateway_t *self, struct MHD_Connection *connection,
     if (request->post)
         s_end_part (request);
     else
-        ds_submission_parse_json (submission, request->body? request->body: "",
-                                  request->body_size);
+        ds_submission_parse_json (
+            submission, request->body ? request->body : "", request->body_size);
     if (ds_submission_check (submission))
         return s_error (self, connection,
                         (unsigned int) ds_submission_status (submission),
@@ -352,9 +379,14 @@ s_end_post (gateway_t *self, struct MHD_Connection *connection,
 //  The request handler: route, then receive, then answer
 
 static enum MHD_Result
-s_handle (void *cls, struct MHD_Connection *connection, const char *url,
-          const char *method, const char *version, const char *upload_data,
-          size_t *upload_data_size, void **req_cls)
+s_handle (void *cls,
+          struct MHD_Connection *connection,
+          const char *url,
+          const char *method,
+          const char *version,
+          const char *upload_data,
+          size_t *upload_data_size,
+          void **req_cls)
 {
     (void) version;
     gateway_t *self = (gateway_t *) cls;
@@ -368,7 +400,7 @@ s_handle (void *cls, struct MHD_Connection *connection, const char *url,
         return s_end_post (self, connection, request);
     }
     bool get = streq (method, MHD_HTTP_METHOD_GET)
-            || streq (method, MHD_HTTP_METHOD_HEAD);
+               || streq (method, MHD_HTTP_METHOD_HEAD);
     bool post = streq (method, MHD_HTTP_METHOD_POST);
     if (self->verbose)
         zsys_debug ("ds_gateway: REQUEST method=%s url=%.100s", method, url);
@@ -377,9 +409,11 @@ s_handle (void *cls, struct MHD_Connection *connection, const char *url,
         if (!get)
             return s_error (self, connection, MHD_HTTP_METHOD_NOT_ALLOWED,
                             "METHOD_NOT_ALLOWED", "use GET", "GET, HEAD");
-        return s_respond (connection, MHD_HTTP_OK, json_pack (
-            "{s:s, s:s, s:I}", "status", "ok", "version", DS_VERSION_STRING,
-            "pending", (json_int_t) ds_store_count (self->store, "pending")),
+        return s_respond (
+            connection, MHD_HTTP_OK,
+            json_pack ("{s:s, s:s, s:I}", "status", "ok", "version",
+                       DS_VERSION_STRING, "pending",
+                       (json_int_t) ds_store_count (self->store, "pending")),
             NULL);
     }
     if (strncmp (url, STATUS_PREFIX, strlen (STATUS_PREFIX)) == 0) {
@@ -389,7 +423,7 @@ s_handle (void *cls, struct MHD_Connection *connection, const char *url,
         return s_status (self, connection, url + strlen (STATUS_PREFIX));
     }
     if (strncmp (url, SUBMIT_PREFIX, strlen (SUBMIT_PREFIX)) == 0
-    &&  ds_submission_known_type (url + strlen (SUBMIT_PREFIX))) {
+        && ds_submission_known_type (url + strlen (SUBMIT_PREFIX))) {
         if (!post)
             return s_error (self, connection, MHD_HTTP_METHOD_NOT_ALLOWED,
                             "METHOD_NOT_ALLOWED", "use POST", "POST");
@@ -432,14 +466,12 @@ s_start_http (gateway_t *self, ds_config_t *config)
     }
     (void) address_size;
     self->daemon = MHD_start_daemon (
-        flags, port, NULL, NULL, s_handle, self,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &address,
-        MHD_OPTION_NOTIFY_COMPLETED, s_request_completed, NULL,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned int) GATEWAY_CONNECTION_LIMIT,
-        MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned int) GATEWAY_CONNECTION_TIMEOUT,
-        MHD_OPTION_END);
-    return self->daemon? 0: -1;
+        flags, port, NULL, NULL, s_handle, self, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *) &address, MHD_OPTION_NOTIFY_COMPLETED,
+        s_request_completed, NULL, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned int) GATEWAY_CONNECTION_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned int) GATEWAY_CONNECTION_TIMEOUT, MHD_OPTION_END);
+    return self->daemon ? 0 : -1;
 }
 
 
@@ -454,14 +486,14 @@ ds_gateway (zsock_t *pipe, void *args)
     self.verbose = ds_config_bool (config, "verbose");
     self.max_body = (size_t) ds_config_int (config, "max-body");
     self.limits.max_images = (size_t) ds_config_int (config, "max-images");
-    self.limits.max_image_bytes = (size_t) ds_config_int (config,
-                                                          "max-image-bytes");
+    self.limits.max_image_bytes =
+        (size_t) ds_config_int (config, "max-image-bytes");
     self.limits.max_pixels = ds_config_int (config, "max-pixels");
     zsock_signal (pipe, 0);
     ds_image_quiet ();
 
     char *db_path = ds_service_db_path (config);
-    self.store = db_path? ds_store_new (db_path): NULL;
+    self.store = db_path ? ds_store_new (db_path) : NULL;
     self.queue = zsock_new (ZMQ_PUSH);
     assert (self.queue);
     zsock_set_sndhwm (self.queue, GATEWAY_SNDHWM);
@@ -469,22 +501,19 @@ ds_gateway (zsock_t *pipe, void *args)
     bool started = false;
     if (!self.store)
         ds_service_failed (pipe, "cannot open the database");
-    else
-    if (zsock_connect (self.queue, "%s", queue_endpoint))
+    else if (zsock_connect (self.queue, "%s", queue_endpoint))
         ds_service_failed (pipe, "bad queue-endpoint");
-    else
-    if (s_start_http (&self, config)) {
-        char *reason = zsys_sprintf ("cannot listen on %s:%s (%s)",
-                                     ds_config_get (config, "http-bind"),
-                                     ds_config_get (config, "http-port"),
-                                     strerror (errno));
+    else if (s_start_http (&self, config)) {
+        char *reason = zsys_sprintf (
+            "cannot listen on %s:%s (%s)", ds_config_get (config, "http-bind"),
+            ds_config_get (config, "http-port"), strerror (errno));
         ds_service_failed (pipe, reason);
         zstr_free (&reason);
     }
     else {
         started = true;
-        const union MHD_DaemonInfo *info = MHD_get_daemon_info (
-            self.daemon, MHD_DAEMON_INFO_BIND_PORT);
+        const union MHD_DaemonInfo *info =
+            MHD_get_daemon_info (self.daemon, MHD_DAEMON_INFO_BIND_PORT);
         char *line = zsys_sprintf ("http=http://%s:%u",
                                    ds_config_get (config, "http-bind"),
                                    (unsigned int) info->port);
@@ -499,8 +528,8 @@ ds_gateway (zsock_t *pipe, void *args)
             zstr_free (&command);
         zstr_free (&command);
         MHD_stop_daemon (self.daemon);
-        zsys_info ("ds_gateway: STOPPED accepted=%" PRIu64 " rejected=%"
-                   PRIu64, self.accepted, self.rejected);
+        zsys_info ("ds_gateway: STOPPED accepted=%" PRIu64 " rejected=%" PRIu64,
+                   self.accepted, self.rejected);
     }
     zsock_set_linger (self.queue, 1000);
     zsock_destroy (&self.queue);

@@ -17,8 +17,7 @@ extern "C" {
 
 //  The gateway actor; args is the borrowed ds_config_t *.
 //  Pipe commands: $TERM.
-void
-    ds_gateway (zsock_t *pipe, void *args);
+void ds_gateway (zsock_t *pipe, void *args);
 
 #ifdef __cplusplus
 }

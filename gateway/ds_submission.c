@@ -17,21 +17,19 @@
 //  Structure of our class
 
 struct _ds_submission_t {
-    char *task_type;            //  document, form, form_filling
-    ds_limits_t limits;         //  limits in force
-    int priority;               //  0..9
+    char *task_type;                         //  document, form, form_filling
+    ds_limits_t limits;                      //  limits in force
+    int priority;                            //  0..9
     zchunk_t *images [DS_PROTO_MAX_IMAGES];  //  decoded images, page order
-    size_t image_count;         //  images held
-    char *form;                 //  form JSON text, or NULL
-    char *file_lib;             //  file library JSON text, or NULL
-    int status;                 //  HTTP status of the rejection, 0 if none
-    const char *code;           //  stable error code
+    size_t image_count;                      //  images held
+    char *form;                              //  form JSON text, or NULL
+    char *file_lib;                          //  file library JSON text, or NULL
+    int status;        //  HTTP status of the rejection, 0 if none
+    const char *code;  //  stable error code
     char message [SUBMISSION_MESSAGE_MAX];  //  human message
 };
 
-static const char *s_task_types [] = {
-    "document", "form", "form_filling", NULL
-};
+static const char *s_task_types [] = {"document", "form", "form_filling", NULL};
 
 
 //  --------------------------------------------------------------------------
@@ -41,8 +39,8 @@ ds_submission_t *
 ds_submission_new (const char *task_type, const ds_limits_t *limits)
 {
     assert (ds_submission_known_type (task_type));
-    ds_submission_t *self = (ds_submission_t *) zmalloc (
-        sizeof (ds_submission_t));
+    ds_submission_t *self =
+        (ds_submission_t *) zmalloc (sizeof (ds_submission_t));
     assert (self);
     self->task_type = strdup (task_type);
     self->limits = *limits;
@@ -91,8 +89,11 @@ ds_submission_known_type (const char *task_type)
 //  Reject
 
 int
-ds_submission_reject (ds_submission_t *self, int status, const char *code,
-                      const char *format, ...)
+ds_submission_reject (ds_submission_t *self,
+                      int status,
+                      const char *code,
+                      const char *format,
+                      ...)
 {
     if (self->status == 0) {
         self->status = status;
@@ -115,21 +116,26 @@ ds_submission_add_image (ds_submission_t *self, const void *data, size_t size)
     size_t index = self->image_count;
     if (index >= self->limits.max_images)
         return ds_submission_reject (self, 400, "TOO_MANY_IMAGES",
-            "a task takes at most %zu images", self->limits.max_images);
+                                     "a task takes at most %zu images",
+                                     self->limits.max_images);
     if (size > self->limits.max_image_bytes)
-        return ds_submission_reject (self, 413, "IMAGE_TOO_LARGE",
+        return ds_submission_reject (
+            self, 413, "IMAGE_TOO_LARGE",
             "image %zu is %zu bytes, over the limit of %zu", index + 1, size,
             self->limits.max_image_bytes);
     const char *format;
     int width, height;
     if (ds_image_probe (data, size, &format, &width, &height))
-        return ds_submission_reject (self, 400, "UNSUPPORTED_IMAGE",
+        return ds_submission_reject (
+            self, 400, "UNSUPPORTED_IMAGE",
             "image %zu is not a supported image (PNG, JPEG, TIFF, BMP, GIF, "
-            "WebP, PNM)", index + 1);
+            "WebP, PNM)",
+            index + 1);
     if ((int64_t) width * height > self->limits.max_pixels)
-        return ds_submission_reject (self, 413, "IMAGE_TOO_LARGE",
-            "image %zu has %dx%d pixels, over the limit of %" PRId64,
-            index + 1, width, height, self->limits.max_pixels);
+        return ds_submission_reject (
+            self, 413, "IMAGE_TOO_LARGE",
+            "image %zu has %dx%d pixels, over the limit of %" PRId64, index + 1,
+            width, height, self->limits.max_pixels);
     self->images [self->image_count++] = zchunk_new (data, size);
     return 0;
 }
@@ -142,8 +148,9 @@ static int
 s_set_priority (ds_submission_t *self, json_t *value)
 {
     if (!json_is_integer (value) || json_integer_value (value) < 0
-    ||  json_integer_value (value) > DS_PROTO_MAX_PRIORITY)
-        return ds_submission_reject (self, 400, "BAD_PRIORITY",
+        || json_integer_value (value) > DS_PROTO_MAX_PRIORITY)
+        return ds_submission_reject (
+            self, 400, "BAD_PRIORITY",
             "\"priority\" must be a whole number from 0 to 9 (9 is the most "
             "urgent)");
     self->priority = (int) json_integer_value (value);
@@ -155,7 +162,9 @@ s_set_priority (ds_submission_t *self, json_t *value)
 //  Keep an object field as compact JSON text
 
 static int
-s_set_object (ds_submission_t *self, const char *name, json_t *value,
+s_set_object (ds_submission_t *self,
+              const char *name,
+              json_t *value,
               char **target)
 {
     if (!json_is_object (value))
@@ -165,7 +174,8 @@ s_set_object (ds_submission_t *self, const char *name, json_t *value,
     if (!text || strlen (text) > DS_SUBMISSION_MAX_JSON) {
         free (text);
         return ds_submission_reject (self, 413, "FIELD_TOO_LARGE",
-            "\"%s\" is over %d bytes", name, DS_SUBMISSION_MAX_JSON);
+                                     "\"%s\" is over %d bytes", name,
+                                     DS_SUBMISSION_MAX_JSON);
     }
     zstr_free (target);
     *target = text;
@@ -184,7 +194,8 @@ s_check_file_lib (ds_submission_t *self, json_t *file_lib)
         json_t *list = json_object_get (file_lib, keys [key_nbr]);
         if (list && !json_is_array (list))
             return ds_submission_reject (self, 400, "BAD_FIELD",
-                "\"file_lib.%s\" must be an array", keys [key_nbr]);
+                                         "\"file_lib.%s\" must be an array",
+                                         keys [key_nbr]);
     }
     return 0;
 }
@@ -196,23 +207,28 @@ s_check_file_lib (ds_submission_t *self, json_t *file_lib)
 static int
 s_check_form (ds_submission_t *self, json_t *form)
 {
-    json_t *fields = json_is_object (form)?
-                     json_object_get (form, "fields"): NULL;
+    json_t *fields =
+        json_is_object (form) ? json_object_get (form, "fields") : NULL;
     if (!json_is_array (fields) || json_array_size (fields) == 0)
-        return ds_submission_reject (self, 400, "BAD_FORM",
+        return ds_submission_reject (
+            self, 400, "BAD_FORM",
             "\"form.fields\" must be a non-empty array of field labels");
     if (json_array_size (fields) > DS_SUBMISSION_MAX_FIELDS)
         return ds_submission_reject (self, 400, "BAD_FORM",
-            "a form has at most %d fields", DS_SUBMISSION_MAX_FIELDS);
+                                     "a form has at most %d fields",
+                                     DS_SUBMISSION_MAX_FIELDS);
     size_t index;
     json_t *field;
-    json_array_foreach (fields, index, field) {
-        json_t *label = json_is_object (field)?
-            (json_object_get (field, "name")? json_object_get (field, "name")
-                                            : json_object_get (field, "label"))
-            : field;
+    json_array_foreach (fields, index, field)
+    {
+        json_t *label = json_is_object (field)
+                            ? (json_object_get (field, "name")
+                                   ? json_object_get (field, "name")
+                                   : json_object_get (field, "label"))
+                            : field;
         if (!json_is_string (label) || !*json_string_value (label))
-            return ds_submission_reject (self, 400, "BAD_FORM",
+            return ds_submission_reject (
+                self, 400, "BAD_FORM",
                 "form.fields[%zu] must be a non-empty label", index);
     }
     return 0;
@@ -223,50 +239,54 @@ s_check_form (ds_submission_t *self, json_t *form)
 //  Parse a JSON body
 
 int
-ds_submission_parse_json (ds_submission_t *self, const char *body,
-                          size_t size)
+ds_submission_parse_json (ds_submission_t *self, const char *body, size_t size)
 {
     json_error_t error;
     json_t *root = json_loadb (body, size, JSON_REJECT_DUPLICATES, &error);
     if (!root)
-        return ds_submission_reject (self, 400, "BAD_JSON",
-            "the body is not valid JSON: %s (line %d, column %d)",
-            error.text, error.line, error.column);
+        return ds_submission_reject (
+            self, 400, "BAD_JSON",
+            "the body is not valid JSON: %s (line %d, column %d)", error.text,
+            error.line, error.column);
     int rc = 0;
     if (!json_is_object (root))
         rc = ds_submission_reject (self, 400, "BAD_JSON",
                                    "the body must be a JSON object");
-    json_t *priority = rc? NULL: json_object_get (root, "priority");
+    json_t *priority = rc ? NULL : json_object_get (root, "priority");
     if (priority && !json_is_null (priority))
         rc = s_set_priority (self, priority);
-    json_t *file_lib = rc? NULL: json_object_get (root, "file_lib");
+    json_t *file_lib = rc ? NULL : json_object_get (root, "file_lib");
     if (file_lib && !json_is_null (file_lib))
         rc = s_set_object (self, "file_lib", file_lib, &self->file_lib)
-          || s_check_file_lib (self, file_lib);
-    json_t *form = rc? NULL: json_object_get (root, "form");
+             || s_check_file_lib (self, file_lib);
+    json_t *form = rc ? NULL : json_object_get (root, "form");
     if (rc == 0 && streq (self->task_type, "form_filling")) {
         if (!form)
-            rc = ds_submission_reject (self, 400, "MISSING_FIELD",
+            rc = ds_submission_reject (
+                self, 400, "MISSING_FIELD",
                 "form filling needs \"form\": {\"fields\": [...]}");
         else
             rc = s_check_form (self, form)
-              || s_set_object (self, "form", form, &self->form);
+                 || s_set_object (self, "form", form, &self->form);
     }
-    json_t *images = rc? NULL: json_object_get (root, "images");
+    json_t *images = rc ? NULL : json_object_get (root, "images");
     if (images && !json_is_array (images))
-        rc = ds_submission_reject (self, 400, "BAD_FIELD",
+        rc = ds_submission_reject (
+            self, 400, "BAD_FIELD",
             "\"images\" must be an array of base64 strings");
-    if (images && rc == 0
-    &&  json_array_size (images) > self->limits.max_images)
+    if (images && rc == 0 && json_array_size (images) > self->limits.max_images)
         rc = ds_submission_reject (self, 400, "TOO_MANY_IMAGES",
-            "%zu images sent; a task takes at most %zu",
-            json_array_size (images), self->limits.max_images);
+                                   "%zu images sent; a task takes at most %zu",
+                                   json_array_size (images),
+                                   self->limits.max_images);
     size_t index;
     json_t *image;
     if (images && rc == 0)
-        json_array_foreach (images, index, image) {
+        json_array_foreach (images, index, image)
+        {
             if (!json_is_string (image)) {
-                rc = ds_submission_reject (self, 400, "BAD_BASE64",
+                rc = ds_submission_reject (
+                    self, 400, "BAD_BASE64",
                     "images[%zu] must be a base64 string", index);
                 break;
             }
@@ -275,7 +295,8 @@ ds_submission_parse_json (ds_submission_t *self, const char *body,
                 self->limits.max_image_bytes + 1);
             if (!bytes) {
                 rc = ds_submission_reject (self, 400, "BAD_BASE64",
-                    "images[%zu] is not valid base64", index);
+                                           "images[%zu] is not valid base64",
+                                           index);
                 break;
             }
             rc = ds_submission_add_image (self, zchunk_data (bytes),
@@ -285,7 +306,7 @@ ds_submission_parse_json (ds_submission_t *self, const char *body,
                 break;
         }
     json_decref (root);
-    return rc? -1: 0;
+    return rc ? -1 : 0;
 }
 
 
@@ -293,16 +314,19 @@ ds_submission_parse_json (ds_submission_t *self, const char *body,
 //  Set a multipart text field
 
 int
-ds_submission_set_field (ds_submission_t *self, const char *name,
-                         const char *value, size_t size)
+ds_submission_set_field (ds_submission_t *self,
+                         const char *name,
+                         const char *value,
+                         size_t size)
 {
     if (!streq (name, "priority") && !streq (name, "file_lib")
-    &&  !streq (name, "form"))
+        && !streq (name, "form"))
         return 0;
     if (streq (name, "priority")) {
         char text [8];
         if (size == 0 || size >= sizeof (text))
-            return ds_submission_reject (self, 400, "BAD_PRIORITY",
+            return ds_submission_reject (
+                self, 400, "BAD_PRIORITY",
                 "\"priority\" must be a whole number from 0 to 9");
         memcpy (text, value, size);
         text [size] = 0;
@@ -315,16 +339,17 @@ ds_submission_set_field (ds_submission_t *self, const char *name,
     json_t *object = json_loadb (value, size, JSON_REJECT_DUPLICATES, &error);
     if (!object)
         return ds_submission_reject (self, 400, "BAD_JSON",
-            "\"%s\" is not valid JSON: %s", name, error.text);
+                                     "\"%s\" is not valid JSON: %s", name,
+                                     error.text);
     int rc;
     if (streq (name, "form"))
         rc = s_check_form (self, object)
-          || s_set_object (self, name, object, &self->form);
+             || s_set_object (self, name, object, &self->form);
     else
         rc = s_set_object (self, name, object, &self->file_lib)
-          || s_check_file_lib (self, object);
+             || s_check_file_lib (self, object);
     json_decref (object);
-    return rc? -1: 0;
+    return rc ? -1 : 0;
 }
 
 
@@ -338,12 +363,13 @@ ds_submission_check (ds_submission_t *self)
         return -1;
     if (streq (self->task_type, "form_filling")) {
         if (!self->form)
-            return ds_submission_reject (self, 400, "MISSING_FIELD",
+            return ds_submission_reject (
+                self, 400, "MISSING_FIELD",
                 "form filling needs \"form\": {\"fields\": [...]}");
     }
-    else
-    if (self->image_count == 0)
-        return ds_submission_reject (self, 400, "NO_IMAGES",
+    else if (self->image_count == 0)
+        return ds_submission_reject (
+            self, 400, "NO_IMAGES",
             "send one image or more: \"images\": [\"<base64>\", ...]");
     return 0;
 }
@@ -419,8 +445,8 @@ s_try_json (const char *task_type, const char *body)
     int rc = ds_submission_parse_json (submission, body, strlen (body));
     if (rc == 0)
         rc = ds_submission_check (submission);
-    snprintf (code, sizeof (code), "%s", rc? ds_submission_code (submission)
-                                           : "OK");
+    snprintf (code, sizeof (code), "%s",
+              rc ? ds_submission_code (submission) : "OK");
     ds_submission_destroy (&submission);
     return code;
 }
@@ -443,35 +469,36 @@ ds_submission_test (bool verbose)
     char *png = ds_util_base64_encode (bytes, size);
     lept_free (bytes);
     char *body = zsys_sprintf ("{\"images\": [\"%s\"], \"priority\": 9, "
-                               "\"file_lib\": {\"documents\": []}}", png);
+                               "\"file_lib\": {\"documents\": []}}",
+                               png);
     ds_limits_t limits = {2, 1000, 10000};
     ds_submission_t *submission = ds_submission_new ("document", &limits);
     assert (ds_submission_parse_json (submission, body, strlen (body)) == 0);
     assert (ds_submission_check (submission) == 0);
     assert (ds_submission_priority (submission) == 9);
     assert (ds_submission_image_count (submission) == 1);
-    assert (streq (ds_submission_file_lib (submission),
-                   "{\"documents\":[]}"));
+    assert (streq (ds_submission_file_lib (submission), "{\"documents\":[]}"));
     ds_submission_destroy (&submission);
     zstr_free (&body);
 
     //  Each rejection has its code
     assert (streq (s_try_json ("document", "{\"images\": [}"), "BAD_JSON"));
     assert (streq (s_try_json ("document", "[1, 2]"), "BAD_JSON"));
-    assert (streq (s_try_json ("document", "{\"a\": 1, \"a\": 2}"),
-                   "BAD_JSON"));
+    assert (
+        streq (s_try_json ("document", "{\"a\": 1, \"a\": 2}"), "BAD_JSON"));
     assert (streq (s_try_json ("document", "{}"), "NO_IMAGES"));
     assert (streq (s_try_json ("document", "{\"images\": []}"), "NO_IMAGES"));
-    assert (streq (s_try_json ("document", "{\"images\": \"x\"}"),
-                   "BAD_FIELD"));
+    assert (
+        streq (s_try_json ("document", "{\"images\": \"x\"}"), "BAD_FIELD"));
     assert (streq (s_try_json ("document", "{\"images\": [\"***\"]}"),
                    "BAD_BASE64"));
-    assert (streq (s_try_json ("document", "{\"images\": [7]}"),
-                   "BAD_BASE64"));
+    assert (streq (s_try_json ("document", "{\"images\": [7]}"), "BAD_BASE64"));
     assert (streq (s_try_json ("document", "{\"images\": [\"aGVsbG8gd29y"
-                               "bGQ=\"]}"), "UNSUPPORTED_IMAGE"));
+                                           "bGQ=\"]}"),
+                   "UNSUPPORTED_IMAGE"));
     assert (streq (s_try_json ("document", "{\"images\": [\"a\", \"b\", "
-                               "\"c\"]}"), "TOO_MANY_IMAGES"));
+                                           "\"c\"]}"),
+                   "TOO_MANY_IMAGES"));
     body = zsys_sprintf ("{\"images\": [\"%s\"], \"priority\": 10}", png);
     assert (streq (s_try_json ("form", body), "BAD_PRIORITY"));
     zstr_free (&body);
@@ -480,15 +507,20 @@ ds_submission_test (bool verbose)
     zstr_free (&body);
     assert (streq (s_try_json ("form_filling", "{}"), "MISSING_FIELD"));
     assert (streq (s_try_json ("form_filling", "{\"form\": {\"fields\": "
-                               "[]}}"), "BAD_FORM"));
+                                               "[]}}"),
+                   "BAD_FORM"));
     assert (streq (s_try_json ("form_filling", "{\"form\": {\"fields\": "
-                               "[\"\"]}}"), "BAD_FORM"));
-    assert (streq (s_try_json ("form_filling", "{\"form\": {\"fields\": "
+                                               "[\"\"]}}"),
+                   "BAD_FORM"));
+    assert (streq (s_try_json ("form_filling",
+                               "{\"form\": {\"fields\": "
                                "[\"Name\", {\"name\": \"Email\"}]}, "
                                "\"file_lib\": {\"documents\": 1}}"),
                    "BAD_FIELD"));
-    assert (streq (s_try_json ("form_filling", "{\"form\": {\"fields\": "
-                               "[\"Name\", {\"name\": \"Email\"}]}}"), "OK"));
+    assert (streq (s_try_json ("form_filling",
+                               "{\"form\": {\"fields\": "
+                               "[\"Name\", {\"name\": \"Email\"}]}}"),
+                   "OK"));
 
     //  Oversized and over-pixel images (limits 1000 bytes, 10000 pixels)
     submission = ds_submission_new ("document", &limits);

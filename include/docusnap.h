@@ -13,9 +13,9 @@
 #define DS_VERSION_MAJOR 0
 #define DS_VERSION_MINOR 1
 #define DS_VERSION_PATCH 0
-#define DS_MAKE_VERSION(major, minor, patch) \
+#define DS_MAKE_VERSION(major, minor, patch)                                   \
     ((major) *10000 + (minor) *100 + (patch))
-#define DS_VERSION \
+#define DS_VERSION                                                             \
     DS_MAKE_VERSION (DS_VERSION_MAJOR, DS_VERSION_MINOR, DS_VERSION_PATCH)
 #define DS_VERSION_STRING "0.1.0"
 
@@ -46,16 +46,16 @@
 #include <unistd.h>
 
 #if CZMQ_VERSION < CZMQ_MAKE_VERSION(4, 2, 0)
-#   error "docusnap needs czmq 4.2.0 or later"
+#error "docusnap needs czmq 4.2.0 or later"
 #endif
 #if ZMQ_VERSION < ZMQ_MAKE_VERSION(4, 3, 0)
-#   error "docusnap needs libzmq 4.3.0 or later"
+#error "docusnap needs libzmq 4.3.0 or later"
 #endif
 #if SQLITE_VERSION_NUMBER < 3035000
-#   error "docusnap needs sqlite 3.35 or later"
+#error "docusnap needs sqlite 3.35 or later"
 #endif
 #if JANSSON_VERSION_HEX < 0x020d00
-#   error "docusnap needs jansson 2.13 or later"
+#error "docusnap needs jansson 2.13 or later"
 #endif
 
 //  Opaque class types

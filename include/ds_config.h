@@ -27,50 +27,39 @@ extern "C" {
 
 //  Create a configuration for the program named program (for --help) in
 //  the given role, with all defaults applied.
-ds_config_t *
-    ds_config_new (const char *program, int role, const char *summary);
+ds_config_t *ds_config_new (const char *program, int role, const char *summary);
 
 //  Destroy the configuration
-void
-    ds_config_destroy (ds_config_t **self_p);
+void ds_config_destroy (ds_config_t **self_p);
 
 //  Apply config file, environment and flags. Positional arguments are kept
 //  (see ds_config_args). Returns 0 to go on, 1 when --help or --version
 //  was printed (exit 0), -1 on an error that was printed (exit 2).
-int
-    ds_config_load (ds_config_t *self, int argc, char **argv);
+int ds_config_load (ds_config_t *self, int argc, char **argv);
 
 //  Value of an option, borrowed; asserts the option exists for this role.
-const char *
-    ds_config_get (ds_config_t *self, const char *name);
+const char *ds_config_get (ds_config_t *self, const char *name);
 
 //  Value as an integer; asserts it was validated as one.
-int64_t
-    ds_config_int (ds_config_t *self, const char *name);
+int64_t ds_config_int (ds_config_t *self, const char *name);
 
 //  Value as a boolean ("1", "true", "yes", "on").
-bool
-    ds_config_bool (ds_config_t *self, const char *name);
+bool ds_config_bool (ds_config_t *self, const char *name);
 
 //  Set a value, as if from a flag. Returns 0, or -1 if it is not valid.
-int
-    ds_config_set (ds_config_t *self, const char *name, const char *value);
+int ds_config_set (ds_config_t *self, const char *name, const char *value);
 
 //  Positional arguments, in order (borrowed list of char *).
-zlist_t *
-    ds_config_args (ds_config_t *self);
+zlist_t *ds_config_args (ds_config_t *self);
 
 //  Print the effective configuration to the log at info level.
-void
-    ds_config_log (ds_config_t *self);
+void ds_config_log (ds_config_t *self);
 
 //  Write the option reference (all roles) as Markdown to file.
-void
-    ds_config_print_reference (FILE *file);
+void ds_config_print_reference (FILE *file);
 
 //  Self test of this class
-void
-    ds_config_test (bool verbose);
+void ds_config_test (bool verbose);
 
 #ifdef __cplusplus
 }

@@ -17,17 +17,17 @@ extern "C" {
 //  Read the image header. On success returns 0 and sets the format name
 //  ("png", "jpeg", ...), width and height in pixels. Returns -1 if the
 //  bytes are not an image of a supported format with a sane size.
-int
-    ds_image_probe (const void *data, size_t size, const char **format,
-                    int *width, int *height);
+int ds_image_probe (const void *data,
+                    size_t size,
+                    const char **format,
+                    int *width,
+                    int *height);
 
 //  Quiet leptonica's own messages to stderr; call once per process.
-void
-    ds_image_quiet (void);
+void ds_image_quiet (void);
 
 //  Self test of this class
-void
-    ds_image_test (bool verbose);
+void ds_image_test (bool verbose);
 
 #ifdef __cplusplus
 }

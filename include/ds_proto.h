@@ -65,11 +65,11 @@
 #define DS_EVENT_FAILED 4
 
 //  Limits, checked before anything is allocated
-#define DS_PROTO_MAX_FRAME (64 * 1024 * 1024)   //  bytes in one frame
-#define DS_PROTO_MAX_IMAGES 32                  //  images in one TASK
-#define DS_PROTO_MAX_NAME 128                   //  ids, types, names, codes
-#define DS_PROTO_MAX_TEXT (16 * 1024 * 1024)    //  JSON and message strings
-#define DS_PROTO_MAX_DEPTH 4                    //  msgpack nesting
+#define DS_PROTO_MAX_FRAME (64 * 1024 * 1024)  //  bytes in one frame
+#define DS_PROTO_MAX_IMAGES 32                 //  images in one TASK
+#define DS_PROTO_MAX_NAME 128                  //  ids, types, names, codes
+#define DS_PROTO_MAX_TEXT (16 * 1024 * 1024)   //  JSON and message strings
+#define DS_PROTO_MAX_DEPTH 4                   //  msgpack nesting
 #define DS_PROTO_MAX_PRIORITY 9
 
 #ifdef __cplusplus
@@ -78,102 +78,66 @@ extern "C" {
 
 //  Create an empty message of the given type (DS_PROTO_QUEUE, ...), or
 //  type 0 for one that ds_proto_decode or ds_proto_recv will fill.
-ds_proto_t *
-    ds_proto_new (int type);
+ds_proto_t *ds_proto_new (int type);
 
 //  Destroy a message; nulls the caller's reference.
-void
-    ds_proto_destroy (ds_proto_t **self_p);
+void ds_proto_destroy (ds_proto_t **self_p);
 
 //  Decode one frame's bytes into self, replacing its content. Returns 0 on
 //  success, -1 on a malformed frame; ds_proto_reason says why.
-int
-    ds_proto_decode (ds_proto_t *self, const void *data, size_t size);
+int ds_proto_decode (ds_proto_t *self, const void *data, size_t size);
 
 //  Encode self into a new frame that the caller owns.
-zframe_t *
-    ds_proto_encode (ds_proto_t *self);
+zframe_t *ds_proto_encode (ds_proto_t *self);
 
 //  Receive one message from the socket and decode it. Returns 0 on
 //  success, -1 when interrupted or when the frame was malformed (then
 //  ds_proto_reason is set; multi-frame messages are malformed).
-int
-    ds_proto_recv (ds_proto_t *self, void *sock);
+int ds_proto_recv (ds_proto_t *self, void *sock);
 
 //  Send self on the socket. Returns 0, or -1 if the send failed.
-int
-    ds_proto_send (ds_proto_t *self, void *sock);
+int ds_proto_send (ds_proto_t *self, void *sock);
 
 //  Why the last decode failed ("" after success).
-const char *
-    ds_proto_reason (ds_proto_t *self);
+const char *ds_proto_reason (ds_proto_t *self);
 
 //  Message type, and its name ("QUEUE", ...)
-int
-    ds_proto_type (ds_proto_t *self);
-const char *
-    ds_proto_type_name (ds_proto_t *self);
+int ds_proto_type (ds_proto_t *self);
+const char *ds_proto_type_name (ds_proto_t *self);
 
 //  Fields. String getters return borrowed text, never NULL ("" if unset).
-const char *
-    ds_proto_task_id (ds_proto_t *self);
-void
-    ds_proto_set_task_id (ds_proto_t *self, const char *task_id);
-const char *
-    ds_proto_task_type (ds_proto_t *self);
-void
-    ds_proto_set_task_type (ds_proto_t *self, const char *task_type);
-int
-    ds_proto_priority (ds_proto_t *self);
-void
-    ds_proto_set_priority (ds_proto_t *self, int priority);
-int
-    ds_proto_attempt (ds_proto_t *self);
-void
-    ds_proto_set_attempt (ds_proto_t *self, int attempt);
-const char *
-    ds_proto_form (ds_proto_t *self);
-void
-    ds_proto_set_form (ds_proto_t *self, const char *form);
-const char *
-    ds_proto_file_lib (ds_proto_t *self);
-void
-    ds_proto_set_file_lib (ds_proto_t *self, const char *file_lib);
-int
-    ds_proto_event (ds_proto_t *self);
-void
-    ds_proto_set_event (ds_proto_t *self, int event);
-const char *
-    ds_proto_worker (ds_proto_t *self);
-void
-    ds_proto_set_worker (ds_proto_t *self, const char *worker);
-int64_t
-    ds_proto_time_ms (ds_proto_t *self);
-void
-    ds_proto_set_time_ms (ds_proto_t *self, int64_t time_ms);
-const char *
-    ds_proto_result (ds_proto_t *self);
-void
-    ds_proto_set_result (ds_proto_t *self, const char *result);
-const char *
-    ds_proto_error_code (ds_proto_t *self);
-const char *
-    ds_proto_error_text (ds_proto_t *self);
-void
-    ds_proto_set_error (ds_proto_t *self, const char *code, const char *text);
+const char *ds_proto_task_id (ds_proto_t *self);
+void ds_proto_set_task_id (ds_proto_t *self, const char *task_id);
+const char *ds_proto_task_type (ds_proto_t *self);
+void ds_proto_set_task_type (ds_proto_t *self, const char *task_type);
+int ds_proto_priority (ds_proto_t *self);
+void ds_proto_set_priority (ds_proto_t *self, int priority);
+int ds_proto_attempt (ds_proto_t *self);
+void ds_proto_set_attempt (ds_proto_t *self, int attempt);
+const char *ds_proto_form (ds_proto_t *self);
+void ds_proto_set_form (ds_proto_t *self, const char *form);
+const char *ds_proto_file_lib (ds_proto_t *self);
+void ds_proto_set_file_lib (ds_proto_t *self, const char *file_lib);
+int ds_proto_event (ds_proto_t *self);
+void ds_proto_set_event (ds_proto_t *self, int event);
+const char *ds_proto_worker (ds_proto_t *self);
+void ds_proto_set_worker (ds_proto_t *self, const char *worker);
+int64_t ds_proto_time_ms (ds_proto_t *self);
+void ds_proto_set_time_ms (ds_proto_t *self, int64_t time_ms);
+const char *ds_proto_result (ds_proto_t *self);
+void ds_proto_set_result (ds_proto_t *self, const char *result);
+const char *ds_proto_error_code (ds_proto_t *self);
+const char *ds_proto_error_text (ds_proto_t *self);
+void ds_proto_set_error (ds_proto_t *self, const char *code, const char *text);
 
 //  Images of a TASK, in page order. ds_proto_image returns a borrowed
 //  chunk, NULL past the end. ds_proto_add_image copies the bytes.
-size_t
-    ds_proto_images (ds_proto_t *self);
-zchunk_t *
-    ds_proto_image (ds_proto_t *self, size_t index);
-void
-    ds_proto_add_image (ds_proto_t *self, const void *data, size_t size);
+size_t ds_proto_images (ds_proto_t *self);
+zchunk_t *ds_proto_image (ds_proto_t *self, size_t index);
+void ds_proto_add_image (ds_proto_t *self, const void *data, size_t size);
 
 //  Self test of this class
-void
-    ds_proto_test (bool verbose);
+void ds_proto_test (bool verbose);
 
 #ifdef __cplusplus
 }

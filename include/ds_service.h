@@ -23,24 +23,24 @@ extern "C" {
 
 //  Run a service to completion. Returns the process exit code: 0 after a
 //  clean stop or --help, 1 if the service failed, 2 on a usage error.
-int
-    ds_service_main (int argc, char **argv, const char *program, int role,
-                     const char *summary, zactor_fn *actor);
+int ds_service_main (int argc,
+                     char **argv,
+                     const char *program,
+                     int role,
+                     const char *summary,
+                     zactor_fn *actor);
 
 //  Send READY with the given NULL-terminated list of "name=value" strings
 //  to the pipe; for actors.
-void
-    ds_service_ready (zsock_t *pipe, const char **endpoints);
+void ds_service_ready (zsock_t *pipe, const char **endpoints);
 
 //  Send FAILED with a reason to the pipe; for actors.
-void
-    ds_service_failed (zsock_t *pipe, const char *reason);
+void ds_service_failed (zsock_t *pipe, const char *reason);
 
 //  Resolve the database path from the data-dir and db options, creating
 //  the data directory. Returns a new string, or NULL if the directory
 //  cannot be created.
-char *
-    ds_service_db_path (ds_config_t *config);
+char *ds_service_db_path (ds_config_t *config);
 
 #ifdef __cplusplus
 }

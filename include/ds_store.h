@@ -21,62 +21,54 @@ extern "C" {
 
 //  Open (and if need be create) the database at path. Returns NULL, with
 //  the reason logged, if it cannot be opened or has a newer schema.
-ds_store_t *
-    ds_store_new (const char *path);
+ds_store_t *ds_store_new (const char *path);
 
 //  Close the database
-void
-    ds_store_destroy (ds_store_t **self_p);
+void ds_store_destroy (ds_store_t **self_p);
 
 //  Last SQLite error message of this connection
-const char *
-    ds_store_error (ds_store_t *self);
+const char *ds_store_error (ds_store_t *self);
 
 //  Insert a new pending task and its images in one transaction. images is
 //  an array of count chunks (borrowed); form and file_lib are JSON text or
 //  NULL. Returns 0 once committed, -1 on failure (nothing stored).
-int
-    ds_store_insert_task (ds_store_t *self, const char *task_id,
-                          const char *task_type, int priority,
-                          zchunk_t **images, size_t count, const char *form,
+int ds_store_insert_task (ds_store_t *self,
+                          const char *task_id,
+                          const char *task_type,
+                          int priority,
+                          zchunk_t **images,
+                          size_t count,
+                          const char *form,
                           const char *file_lib);
 
 //  Status of a task as a new JSON object the caller owns, in the shape of
 //  GET /api/task_status, or NULL if there is no such task.
-json_t *
-    ds_store_task_status (ds_store_t *self, const char *task_id);
+json_t *ds_store_task_status (ds_store_t *self, const char *task_id);
 
 //  Pending tasks, oldest first, as a new list of QUEUE messages (with
 //  attempt set to the attempts made so far). The caller owns the list;
 //  its destructor frees the messages.
-zlistx_t *
-    ds_store_pending (ds_store_t *self);
+zlistx_t *ds_store_pending (ds_store_t *self);
 
 //  Build the TASK message for a pending or processing task, inputs
 //  included. Returns a new message, or NULL if the task does not exist or
 //  has already ended.
-ds_proto_t *
-    ds_store_load_task (ds_store_t *self, const char *task_id);
+ds_proto_t *ds_store_load_task (ds_store_t *self, const char *task_id);
 
 //  Begin and commit a batch of event updates. Return 0 or -1.
-int
-    ds_store_begin (ds_store_t *self);
-int
-    ds_store_commit (ds_store_t *self);
+int ds_store_begin (ds_store_t *self);
+int ds_store_commit (ds_store_t *self);
 
 //  Apply one EVENT inside a batch. Returns 1 if it changed the task, 0 if
 //  it was dropped (unknown task, or the task already has a terminal
 //  state: first terminal result wins), -1 on a database error.
-int
-    ds_store_apply_event (ds_store_t *self, ds_proto_t *event);
+int ds_store_apply_event (ds_store_t *self, ds_proto_t *event);
 
 //  Count tasks in a state (NULL: all). Returns -1 on error.
-int64_t
-    ds_store_count (ds_store_t *self, const char *status);
+int64_t ds_store_count (ds_store_t *self, const char *status);
 
 //  Self test of this class
-void
-    ds_store_test (bool verbose);
+void ds_store_test (bool verbose);
 
 #ifdef __cplusplus
 }

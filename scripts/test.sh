@@ -6,6 +6,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 
+echo "== format (clang-format, .clang-format)"
+if command -v clang-format >/dev/null; then
+    git ls-files '*.c' '*.h' | xargs clang-format --dry-run --Werror
+else
+    echo "clang-format not installed; format check skipped"
+fi
+
 echo "== build and test (RelWithDebInfo)"
 bash scripts/build.sh build
 (cd build && ctest --output-on-failure -j "$(nproc)")

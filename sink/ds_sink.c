@@ -17,15 +17,15 @@
 //  Structure of the actor's state
 
 typedef struct {
-    zsock_t *pipe;              //  actor pipe
-    zsock_t *events;            //  PULL, bound: EVENT from workers
-    ds_store_t *store;          //  task store
-    ds_proto_t *event;          //  reusable decoded message
-    int batch_size;             //  events per transaction at most
-    bool verbose;               //  log each event
-    uint64_t applied;           //  events that changed a task
-    uint64_t dropped;           //  late duplicates and unknown tasks
-    uint64_t rejected;          //  malformed frames
+    zsock_t *pipe;      //  actor pipe
+    zsock_t *events;    //  PULL, bound: EVENT from workers
+    ds_store_t *store;  //  task store
+    ds_proto_t *event;  //  reusable decoded message
+    int batch_size;     //  events per transaction at most
+    bool verbose;       //  log each event
+    uint64_t applied;   //  events that changed a task
+    uint64_t dropped;   //  late duplicates and unknown tasks
+    uint64_t rejected;  //  malformed frames
 } sink_t;
 
 
@@ -41,20 +41,22 @@ s_sink_drain (sink_t *self)
         return;
     }
     for (int event_nbr = 0; event_nbr < self->batch_size; event_nbr++) {
-        zmsg_t *msg = zmsg_recv (self->events);     //  rcvtimeo is 0
+        zmsg_t *msg = zmsg_recv (self->events);  //  rcvtimeo is 0
         if (!msg)
             break;
         zframe_t *frame = zmsg_first (msg);
         if (zmsg_size (msg) != 1
-        ||  ds_proto_decode (self->event, zframe_data (frame),
-                             zframe_size (frame))
-        ||  ds_proto_type (self->event) != DS_PROTO_EVENT) {
+            || ds_proto_decode (self->event, zframe_data (frame),
+                                zframe_size (frame))
+            || ds_proto_type (self->event) != DS_PROTO_EVENT) {
             char sample [DS_UTIL_SAMPLE + 1];
             ds_util_sample (zframe_data (frame), zframe_size (frame), sample);
             zsys_warning ("ds_sink: BAD-FRAME reason=\"%s\" frames=%zu "
-                          "sample=\"%s\"", zmsg_size (msg) != 1?
-                          "not one frame": ds_proto_type (self->event)?
-                          "not an EVENT": ds_proto_reason (self->event),
+                          "sample=\"%s\"",
+                          zmsg_size (msg) != 1 ? "not one frame"
+                          : ds_proto_type (self->event)
+                              ? "not an EVENT"
+                              : ds_proto_reason (self->event),
                           zmsg_size (msg), sample);
             self->rejected++;
         }
@@ -62,8 +64,8 @@ s_sink_drain (sink_t *self)
             int rc = ds_store_apply_event (self->store, self->event);
             if (rc == 1)
                 self->applied++;
-            else
-            if (rc == 0 && ds_proto_event (self->event) != DS_EVENT_HEARTBEAT) {
+            else if (rc == 0
+                     && ds_proto_event (self->event) != DS_EVENT_HEARTBEAT) {
                 self->dropped++;
                 zsys_info ("ds_sink: DROPPED task=%s event=%d worker=%s "
                            "(task ended already or unknown)",
@@ -97,8 +99,7 @@ s_sink_command (sink_t *self)
     int rc = 0;
     if (streq (command, "$TERM"))
         rc = -1;
-    else
-    if (streq (command, "STATS"))
+    else if (streq (command, "STATS"))
         zsock_send (self->pipe, "888", self->applied, self->dropped,
                     self->rejected);
     else
@@ -123,7 +124,7 @@ ds_sink (zsock_t *pipe, void *args)
     zsock_signal (pipe, 0);
 
     char *db_path = ds_service_db_path (config);
-    self.store = db_path? ds_store_new (db_path): NULL;
+    self.store = db_path ? ds_store_new (db_path) : NULL;
     self.events = zsock_new (ZMQ_PULL);
     assert (self.events);
     zsock_set_maxmsgsize (self.events, DS_PROTO_MAX_FRAME);
@@ -132,8 +133,7 @@ ds_sink (zsock_t *pipe, void *args)
     const char *endpoint = ds_config_get (config, "events-endpoint");
     if (!self.store)
         ds_service_failed (pipe, "cannot open the database");
-    else
-    if (zsock_bind (self.events, "%s", endpoint) < 0) {
+    else if (zsock_bind (self.events, "%s", endpoint) < 0) {
         char *reason = zsys_sprintf ("cannot bind %s: %s", endpoint,
                                      zmq_strerror (zmq_errno ()));
         ds_service_failed (pipe, reason);
@@ -162,8 +162,8 @@ ds_sink (zsock_t *pipe, void *args)
         //  Apply whatever already arrived before stopping
         s_sink_drain (&self);
         zsys_info ("ds_sink: STOPPED applied=%" PRIu64 " dropped=%" PRIu64
-                   " rejected=%" PRIu64, self.applied, self.dropped,
-                   self.rejected);
+                   " rejected=%" PRIu64,
+                   self.applied, self.dropped, self.rejected);
         ds_proto_destroy (&self.event);
     }
     zsock_destroy (&self.events);
@@ -200,7 +200,8 @@ ds_sink_test (bool verbose)
     assert (store);
     zchunk_t *image = zchunk_new ("x", 1);
     assert (ds_store_insert_task (store, "task-1", "document", 5, &image, 1,
-                                  NULL, NULL) == 0);
+                                  NULL, NULL)
+            == 0);
     zchunk_destroy (&image);
 
     zactor_t *sink = zactor_new (ds_sink, config);

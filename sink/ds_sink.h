@@ -17,12 +17,10 @@ extern "C" {
 //  The sink actor; args is the borrowed ds_config_t *.
 //  Pipe commands: $TERM; "STATS" answers "applied", "dropped", "rejected"
 //  counts as three decimal strings.
-void
-    ds_sink (zsock_t *pipe, void *args);
+void ds_sink (zsock_t *pipe, void *args);
 
 //  Self test of this class
-void
-    ds_sink_test (bool verbose);
+void ds_sink_test (bool verbose);
 
 #ifdef __cplusplus
 }

@@ -18,12 +18,12 @@
 typedef enum { OPT_STRING, OPT_INT, OPT_BOOL } option_kind_t;
 
 typedef struct {
-    const char *name;           //  flag and file key, e.g. "http-port"
-    int roles;                  //  DS_ROLE_* bits of the programs using it
-    option_kind_t kind;         //  value type
-    const char *value;          //  built-in default
-    int64_t min, max;           //  range, for OPT_INT
-    const char *help;           //  one line for --help
+    const char *name;    //  flag and file key, e.g. "http-port"
+    int roles;           //  DS_ROLE_* bits of the programs using it
+    option_kind_t kind;  //  value type
+    const char *value;   //  built-in default
+    int64_t min, max;    //  range, for OPT_INT
+    const char *help;    //  one line for --help
 } option_t;
 
 #define ALL (DS_ROLE_SERVICES | DS_ROLE_UP | DS_ROLE_CLIENT)
@@ -33,8 +33,7 @@ typedef struct {
 static const option_t s_options [] = {
     {"config", ALL, OPT_STRING, "", 0, 0,
      "read options from this ZPL file (\"name = value\" lines)"},
-    {"verbose", ALL, OPT_BOOL, "false", 0, 0,
-     "log debug detail (also -v)"},
+    {"verbose", ALL, OPT_BOOL, "false", 0, 0, "log debug detail (also -v)"},
     {"data-dir", STORE | DS_ROLE_UP, OPT_STRING, "./docusnap-data", 0, 0,
      "directory for the SQLite database and run files"},
     {"db", STORE, OPT_STRING, "", 0, 0,
@@ -74,8 +73,7 @@ static const option_t s_options [] = {
      "tasks a worker takes beyond those its OCR threads run"},
     {"batch-size", DS_ROLE_SINK, OPT_INT, "512", 1, 100000,
      "most events the sink commits in one transaction"},
-    {"workers", DS_ROLE_UP, OPT_INT, "1", 1, 64,
-     "worker processes to start"},
+    {"workers", DS_ROLE_UP, OPT_INT, "1", 1, 64, "worker processes to start"},
     {"url", DS_ROLE_CLIENT, OPT_STRING, "http://127.0.0.1:8080", 0, 0,
      "base URL of the gateway"},
     {"type", DS_ROLE_CLIENT, OPT_STRING, "document", 0, 0,
@@ -92,11 +90,11 @@ static const option_t s_options [] = {
 //  Structure of our class
 
 struct _ds_config_t {
-    char *program;              //  program name for --help
-    char *summary;              //  one-line description for --help
-    int role;                   //  DS_ROLE_* bit of this program
+    char *program;                //  program name for --help
+    char *summary;                //  one-line description for --help
+    int role;                     //  DS_ROLE_* bit of this program
     char *values [OPTION_COUNT];  //  effective values, index = table row
-    zlist_t *args;              //  positional arguments (char *, owned)
+    zlist_t *args;                //  positional arguments (char *, owned)
 };
 
 
@@ -109,7 +107,7 @@ ds_config_new (const char *program, int role, const char *summary)
     ds_config_t *self = (ds_config_t *) zmalloc (sizeof (ds_config_t));
     assert (self);
     self->program = strdup (program);
-    self->summary = strdup (summary? summary: "");
+    self->summary = strdup (summary ? summary : "");
     self->role = role;
     for (size_t option_nbr = 0; option_nbr < OPTION_COUNT; option_nbr++)
         self->values [option_nbr] = strdup (s_options [option_nbr].value);
@@ -159,10 +157,10 @@ static int
 s_parse_bool (const char *value)
 {
     if (streq (value, "1") || streq (value, "true") || streq (value, "yes")
-    ||  streq (value, "on"))
+        || streq (value, "on"))
         return 1;
     if (streq (value, "0") || streq (value, "false") || streq (value, "no")
-    ||  streq (value, "off"))
+        || streq (value, "off"))
         return 0;
     return -1;
 }
@@ -179,18 +177,18 @@ s_store (ds_config_t *self, int index, const char *value, const char *origin)
         char *end = NULL;
         errno = 0;
         long long number = strtoll (value, &end, 10);
-        if (errno || end == value || *end
-        ||  number < option->min || number > option->max) {
-            fprintf (stderr, "%s: %s: '%s' must be a whole number from "
-                     "%" PRId64 " to %" PRId64 "\n", self->program, origin,
-                     value, option->min, option->max);
+        if (errno || end == value || *end || number < option->min
+            || number > option->max) {
+            fprintf (stderr,
+                     "%s: %s: '%s' must be a whole number from "
+                     "%" PRId64 " to %" PRId64 "\n",
+                     self->program, origin, value, option->min, option->max);
             return -1;
         }
     }
-    else
-    if (option->kind == OPT_BOOL && s_parse_bool (value) < 0) {
-        fprintf (stderr, "%s: %s: '%s' must be true or false\n",
-                 self->program, origin, value);
+    else if (option->kind == OPT_BOOL && s_parse_bool (value) < 0) {
+        fprintf (stderr, "%s: %s: '%s' must be true or false\n", self->program,
+                 origin, value);
         return -1;
     }
     zstr_free (&self->values [index]);
@@ -206,7 +204,7 @@ static void
 s_print_help (ds_config_t *self)
 {
     printf ("Usage: %s [OPTION]...%s\n%s\n\nOptions:\n", self->program,
-            self->role == DS_ROLE_CLIENT? " COMMAND [ARG]...": "",
+            self->role == DS_ROLE_CLIENT ? " COMMAND [ARG]..." : "",
             self->summary);
     for (size_t option_nbr = 0; option_nbr < OPTION_COUNT; option_nbr++) {
         const option_t *option = &s_options [option_nbr];
@@ -214,7 +212,7 @@ s_print_help (ds_config_t *self)
             continue;
         char flag [CONFIG_NAME_MAX + 16];
         snprintf (flag, sizeof (flag), "--%s%s", option->name,
-                  option->kind == OPT_BOOL? "": " VALUE");
+                  option->kind == OPT_BOOL ? "" : " VALUE");
         printf ("  %-26s %s", flag, option->help);
         if (*option->value && option->kind != OPT_BOOL)
             printf (" [%s]", option->value);
@@ -255,8 +253,7 @@ s_load_file (ds_config_t *self, const char *path)
         if (index < 0)
             fprintf (stderr, "%s: %s: unknown option '%s' ignored\n",
                      self->program, path, name);
-        else
-        if ((s_options [index].roles & self->role) && value) {
+        else if ((s_options [index].roles & self->role) && value) {
             char *origin = zsys_sprintf ("%s: %s", path, name);
             rc = s_store (self, index, value, origin);
             zstr_free (&origin);
@@ -285,42 +282,35 @@ ds_config_load (ds_config_t *self, int argc, char **argv)
             s_print_help (self);
             rc = 1;
         }
-        else
-        if (streq (arg, "--version")) {
+        else if (streq (arg, "--version")) {
             printf ("%s %s\n", self->program, DS_VERSION_STRING);
             rc = 1;
         }
-        else
-        if (streq (arg, "-v"))
+        else if (streq (arg, "-v"))
             zhash_update (flags, "verbose", (void *) "true");
-        else
-        if (streq (arg, "--")) {
+        else if (streq (arg, "--")) {
             while (++arg_nbr < argc)
                 zlist_append (self->args, argv [arg_nbr]);
         }
-        else
-        if (strncmp (arg, "--", 2) == 0) {
+        else if (strncmp (arg, "--", 2) == 0) {
             char name [CONFIG_NAME_MAX];
             const char *equals = strchr (arg, '=');
-            size_t length = equals? (size_t) (equals - arg - 2)
-                                  : strlen (arg + 2);
+            size_t length =
+                equals ? (size_t) (equals - arg - 2) : strlen (arg + 2);
             snprintf (name, sizeof (name), "%.*s", (int) length, arg + 2);
             bool negated = strncmp (name, "no-", 3) == 0 && !equals;
-            int index = s_find (negated? name + 3: name);
+            int index = s_find (negated ? name + 3 : name);
             if (index < 0 || !(s_options [index].roles & self->role)) {
                 fprintf (stderr, "%s: unknown option '--%s' (see --help)\n",
                          self->program, name);
                 rc = -1;
             }
-            else
-            if (s_options [index].kind == OPT_BOOL && !equals)
+            else if (s_options [index].kind == OPT_BOOL && !equals)
                 zhash_update (flags, s_options [index].name,
-                              (void *) (negated? "false": "true"));
-            else
-            if (equals)
+                              (void *) (negated ? "false" : "true"));
+            else if (equals)
                 zhash_update (flags, name, (void *) (equals + 1));
-            else
-            if (arg_nbr + 1 < argc)
+            else if (arg_nbr + 1 < argc)
                 zhash_update (flags, name, argv [++arg_nbr]);
             else {
                 fprintf (stderr, "%s: option '--%s' needs a value\n",
@@ -328,8 +318,7 @@ ds_config_load (ds_config_t *self, int argc, char **argv)
                 rc = -1;
             }
         }
-        else
-        if (*arg == '-' && arg [1]) {
+        else if (*arg == '-' && arg [1]) {
             fprintf (stderr, "%s: unknown option '%s' (see --help)\n",
                      self->program, arg);
             rc = -1;
@@ -358,7 +347,7 @@ ds_config_load (ds_config_t *self, int argc, char **argv)
         snprintf (env_name, sizeof (env_name), CONFIG_ENV_PREFIX "%s",
                   option->name);
         for (char *scan = env_name; *scan; scan++)
-            *scan = *scan == '-'? '_': (char) toupper ((unsigned char) *scan);
+            *scan = *scan == '-' ? '_' : (char) toupper ((unsigned char) *scan);
         const char *value = getenv (env_name);
         if (value)
             rc = s_store (self, (int) option_nbr, value, env_name);
@@ -455,8 +444,8 @@ ds_config_log (ds_config_t *self)
 void
 ds_config_print_reference (FILE *file)
 {
-    static const char *role_names [] = {
-        "gateway", "ventilator", "worker", "sink", "up", "client"};
+    static const char *role_names [] = {"gateway", "ventilator", "worker",
+                                        "sink",    "up",         "client"};
     fprintf (file, "| option | environment | default | programs | meaning |\n"
                    "|---|---|---|---|---|\n");
     for (size_t option_nbr = 0; option_nbr < OPTION_COUNT; option_nbr++) {
@@ -465,9 +454,9 @@ ds_config_print_reference (FILE *file)
         snprintf (env_name, sizeof (env_name), CONFIG_ENV_PREFIX "%s",
                   option->name);
         for (char *scan = env_name; *scan; scan++)
-            *scan = *scan == '-'? '_': (char) toupper ((unsigned char) *scan);
+            *scan = *scan == '-' ? '_' : (char) toupper ((unsigned char) *scan);
         fprintf (file, "| `--%s` | `%s` | `%s` | ", option->name,
-                 streq (option->name, "config")? "DOCUSNAP_CONFIG": env_name,
+                 streq (option->name, "config") ? "DOCUSNAP_CONFIG" : env_name,
                  option->value);
         const char *separator = "";
         for (int role_nbr = 0; role_nbr < 6; role_nbr++)
@@ -491,20 +480,21 @@ ds_config_test (bool verbose)
         printf ("\n");
 
     //  @selftest
-    ds_config_t *config = ds_config_new ("docusnap-gateway", DS_ROLE_GATEWAY,
-                                         "test");
+    ds_config_t *config =
+        ds_config_new ("docusnap-gateway", DS_ROLE_GATEWAY, "test");
     assert (ds_config_int (config, "http-port") == 8080);
     assert (!ds_config_bool (config, "verbose"));
 
     char *path = zsys_sprintf ("/tmp/ds_config_test.%d.cfg", (int) getpid ());
     assert (ds_util_write_file (path, "# test\nhttp-port = 9001\n"
-                                "max-images = 4\nworkers = 3\n") == 0);
+                                      "max-images = 4\nworkers = 3\n")
+            == 0);
     setenv ("DOCUSNAP_MAX_IMAGES", "5", 1);
-    char *argv [] = {"gw", "--config", path, "-v", "--http-bind=0.0.0.0",
+    char *argv [] = {"gw",    "--config", path, "-v", "--http-bind=0.0.0.0",
                      "extra", NULL};
     assert (ds_config_load (config, 6, argv) == 0);
-    assert (ds_config_int (config, "http-port") == 9001);   //  file
-    assert (ds_config_int (config, "max-images") == 5);     //  env over file
+    assert (ds_config_int (config, "http-port") == 9001);  //  file
+    assert (ds_config_int (config, "max-images") == 5);    //  env over file
     assert (streq (ds_config_get (config, "http-bind"), "0.0.0.0"));
     assert (ds_config_bool (config, "verbose"));
     assert (zlist_size (ds_config_args (config)) == 1);

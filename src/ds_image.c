@@ -21,15 +21,26 @@ static const char *
 s_format_name (int format)
 {
     switch (format) {
-        case IFF_PNG: return "png";
-        case IFF_JFIF_JPEG: return "jpeg";
-        case IFF_BMP: return "bmp";
-        case IFF_GIF: return "gif";
-        case IFF_WEBP: return "webp";
-        case IFF_PNM: return "pnm";
-        case IFF_TIFF: case IFF_TIFF_PACKBITS: case IFF_TIFF_RLE:
-        case IFF_TIFF_G3: case IFF_TIFF_G4: case IFF_TIFF_LZW:
-        case IFF_TIFF_ZIP: case IFF_TIFF_JPEG:
+        case IFF_PNG:
+            return "png";
+        case IFF_JFIF_JPEG:
+            return "jpeg";
+        case IFF_BMP:
+            return "bmp";
+        case IFF_GIF:
+            return "gif";
+        case IFF_WEBP:
+            return "webp";
+        case IFF_PNM:
+            return "pnm";
+        case IFF_TIFF:
+        case IFF_TIFF_PACKBITS:
+        case IFF_TIFF_RLE:
+        case IFF_TIFF_G3:
+        case IFF_TIFF_G4:
+        case IFF_TIFF_LZW:
+        case IFF_TIFF_ZIP:
+        case IFF_TIFF_JPEG:
             return "tiff";
         default:
             return NULL;
@@ -41,8 +52,8 @@ s_format_name (int format)
 //  Probe an image's header
 
 int
-ds_image_probe (const void *data, size_t size, const char **format,
-                int *width, int *height)
+ds_image_probe (
+    const void *data, size_t size, const char **format, int *width, int *height)
 {
     if (!data || size < IMAGE_MIN_BYTES)
         return -1;
@@ -104,15 +115,15 @@ ds_image_test (bool verbose)
         assert (width == 120 && height == 80);
         //  A PNG signature with nothing behind it is not an image
         if (format_nbr == 0)
-            assert (ds_image_probe (bytes, 12, &format, &width, &height)
-                    == -1);
+            assert (ds_image_probe (bytes, 12, &format, &width, &height) == -1);
         lept_free (bytes);
     }
     pixDestroy (&pix);
     const char *format;
     int width, height;
-    assert (ds_image_probe ("%PDF-1.4 not an image", 21, &format, &width,
-                            &height) == -1);
+    assert (
+        ds_image_probe ("%PDF-1.4 not an image", 21, &format, &width, &height)
+        == -1);
     assert (ds_image_probe ("hello, world", 12, &format, &width, &height)
             == -1);
     assert (ds_image_probe (NULL, 0, &format, &width, &height) == -1);

@@ -13,7 +13,7 @@
 
 #include "ds_classes.h"
 
-#define PROTO_FIELDS_QUEUE 5    //  version, type, 3 fields
+#define PROTO_FIELDS_QUEUE 5  //  version, type, 3 fields
 #define PROTO_FIELDS_TASK 9
 #define PROTO_FIELDS_EVENT 10
 #define PROTO_REASON_MAX 160
@@ -21,20 +21,20 @@
 //  Structure of our class
 
 struct _ds_proto_t {
-    int type;                   //  DS_PROTO_QUEUE, ... or 0 when empty
-    char *task_id;              //  task UUID
-    char *task_type;            //  document, form, form_filling
-    int priority;               //  0..9
-    int attempt;                //  dispatch attempt, from 1
-    zlistx_t *images;           //  zchunk_t items, page order
-    char *form;                 //  form JSON text
-    char *file_lib;             //  file library JSON text
-    int event;                  //  DS_EVENT_*
-    char *worker;               //  worker identity
-    int64_t time_ms;            //  event time
-    char *result;               //  result JSON text
-    char *error_code;           //  stable error code
-    char *error_text;           //  human error message
+    int type;                        //  DS_PROTO_QUEUE, ... or 0 when empty
+    char *task_id;                   //  task UUID
+    char *task_type;                 //  document, form, form_filling
+    int priority;                    //  0..9
+    int attempt;                     //  dispatch attempt, from 1
+    zlistx_t *images;                //  zchunk_t items, page order
+    char *form;                      //  form JSON text
+    char *file_lib;                  //  file library JSON text
+    int event;                       //  DS_EVENT_*
+    char *worker;                    //  worker identity
+    int64_t time_ms;                 //  event time
+    char *result;                    //  result JSON text
+    char *error_code;                //  stable error code
+    char *error_text;                //  human error message
     char reason [PROTO_REASON_MAX];  //  why the last decode failed
 };
 
@@ -139,40 +139,86 @@ s_walk (const uint8_t *data, size_t size, size_t *offset, int depth)
         return -1;
     uint8_t head = data [(*offset)++];
     size_t remaining = size - *offset;
-    uint64_t length = 0;        //  payload bytes (str, bin, ext)
-    uint64_t items = 0;         //  child objects (array, map x2)
-    size_t width = 0;           //  bytes of the length field
+    uint64_t length = 0;  //  payload bytes (str, bin, ext)
+    uint64_t items = 0;   //  child objects (array, map x2)
+    size_t width = 0;     //  bytes of the length field
 
     if (head <= 0x7f || head >= 0xe0 || head == 0xc0 || head == 0xc2
-    ||  head == 0xc3)
-        return 0;               //  fixint, nil, bool
+        || head == 0xc3)
+        return 0;  //  fixint, nil, bool
     else if ((head & 0xe0) == 0xa0)
-        length = head & 0x1f;   //  fixstr
+        length = head & 0x1f;  //  fixstr
     else if ((head & 0xf0) == 0x90)
-        items = head & 0x0f;    //  fixarray
+        items = head & 0x0f;  //  fixarray
     else if ((head & 0xf0) == 0x80)
         items = (head & 0x0f) * 2;  //  fixmap
     else
-    switch (head) {
-        case 0xcc: case 0xd0: length = 1; break;
-        case 0xcd: case 0xd1: length = 2; break;
-        case 0xca: case 0xce: case 0xd2: length = 4; break;
-        case 0xcb: case 0xcf: case 0xd3: length = 8; break;
-        case 0xd4: length = 2; break;
-        case 0xd5: length = 3; break;
-        case 0xd6: length = 5; break;
-        case 0xd7: length = 9; break;
-        case 0xd8: length = 17; break;
-        case 0xc4: case 0xd9: width = 1; break;
-        case 0xc5: case 0xda: width = 2; break;
-        case 0xc6: case 0xdb: width = 4; break;
-        case 0xc7: width = 1; break;
-        case 0xc8: width = 2; break;
-        case 0xc9: width = 4; break;
-        case 0xdc: case 0xde: width = 2; break;
-        case 0xdd: case 0xdf: width = 4; break;
-        default: return -1;     //  0xc1 is never used
-    }
+        switch (head) {
+            case 0xcc:
+            case 0xd0:
+                length = 1;
+                break;
+            case 0xcd:
+            case 0xd1:
+                length = 2;
+                break;
+            case 0xca:
+            case 0xce:
+            case 0xd2:
+                length = 4;
+                break;
+            case 0xcb:
+            case 0xcf:
+            case 0xd3:
+                length = 8;
+                break;
+            case 0xd4:
+                length = 2;
+                break;
+            case 0xd5:
+                length = 3;
+                break;
+            case 0xd6:
+                length = 5;
+                break;
+            case 0xd7:
+                length = 9;
+                break;
+            case 0xd8:
+                length = 17;
+                break;
+            case 0xc4:
+            case 0xd9:
+                width = 1;
+                break;
+            case 0xc5:
+            case 0xda:
+                width = 2;
+                break;
+            case 0xc6:
+            case 0xdb:
+                width = 4;
+                break;
+            case 0xc7:
+                width = 1;
+                break;
+            case 0xc8:
+                width = 2;
+                break;
+            case 0xc9:
+                width = 4;
+                break;
+            case 0xdc:
+            case 0xde:
+                width = 2;
+                break;
+            case 0xdd:
+            case 0xdf:
+                width = 4;
+                break;
+            default:
+                return -1;  //  0xc1 is never used
+        }
     if (width) {
         if (remaining < width)
             return -1;
@@ -181,11 +227,9 @@ s_walk (const uint8_t *data, size_t size, size_t *offset, int depth)
         remaining -= width;
         if (head == 0xdc || head == 0xdd)
             items = declared;
-        else
-        if (head == 0xde || head == 0xdf)
+        else if (head == 0xde || head == 0xdf)
             items = declared * 2;
-        else
-        if (head >= 0xc7 && head <= 0xc9)
+        else if (head >= 0xc7 && head <= 0xc9)
             length = declared + 1;  //  ext: type byte, then data
         else
             length = declared;
@@ -194,7 +238,7 @@ s_walk (const uint8_t *data, size_t size, size_t *offset, int depth)
         return -1;
     *offset += length;
     if (items > size - *offset)
-        return -1;              //  each item needs one byte at least
+        return -1;  //  each item needs one byte at least
     for (uint64_t item_nbr = 0; item_nbr < items; item_nbr++)
         if (s_walk (data, size, offset, depth + 1))
             return -1;
@@ -206,14 +250,17 @@ s_walk (const uint8_t *data, size_t size, size_t *offset, int depth)
 //  Copy a msgpack string field into *target. Returns 0 or -1.
 
 static int
-s_get_str (ds_proto_t *self, msgpack_object *object, const char *name,
-           size_t limit, char **target)
+s_get_str (ds_proto_t *self,
+           msgpack_object *object,
+           const char *name,
+           size_t limit,
+           char **target)
 {
     if (object->type != MSGPACK_OBJECT_STR)
         return s_reject (self, "field '%s' is not a string", name);
     if (object->via.str.size > limit)
-        return s_reject (self, "field '%s' is longer than %zu bytes",
-                         name, limit);
+        return s_reject (self, "field '%s' is longer than %zu bytes", name,
+                         limit);
     if (memchr (object->via.str.ptr, 0, object->via.str.size))
         return s_reject (self, "field '%s' holds a NUL byte", name);
     zstr_free (target);
@@ -229,14 +276,17 @@ s_get_str (ds_proto_t *self, msgpack_object *object, const char *name,
 //  Read an unsigned integer field within [0, limit]. Returns 0 or -1.
 
 static int
-s_get_uint (ds_proto_t *self, msgpack_object *object, const char *name,
-            uint64_t limit, uint64_t *target)
+s_get_uint (ds_proto_t *self,
+            msgpack_object *object,
+            const char *name,
+            uint64_t limit,
+            uint64_t *target)
 {
     if (object->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
         return s_reject (self, "field '%s' is not an unsigned integer", name);
     if (object->via.u64 > limit)
-        return s_reject (self, "field '%s' is over its limit %" PRIu64,
-                         name, limit);
+        return s_reject (self, "field '%s' is over its limit %" PRIu64, name,
+                         limit);
     *target = object->via.u64;
     return 0;
 }
@@ -255,8 +305,8 @@ s_decode_fields (ds_proto_t *self, msgpack_object *field)
     if (self->type == DS_PROTO_QUEUE || self->type == DS_PROTO_TASK) {
         if (s_get_str (self, &field [3], "task_type", DS_PROTO_MAX_NAME,
                        &self->task_type)
-        ||  s_get_uint (self, &field [4], "priority", DS_PROTO_MAX_PRIORITY,
-                        &value))
+            || s_get_uint (self, &field [4], "priority", DS_PROTO_MAX_PRIORITY,
+                           &value))
             return -1;
         self->priority = (int) value;
     }
@@ -268,20 +318,17 @@ s_decode_fields (ds_proto_t *self, msgpack_object *field)
         if (images->type != MSGPACK_OBJECT_ARRAY)
             return s_reject (self, "field 'images' is not an array");
         if (images->via.array.size > DS_PROTO_MAX_IMAGES)
-            return s_reject (self, "more than %d images",
-                             DS_PROTO_MAX_IMAGES);
+            return s_reject (self, "more than %d images", DS_PROTO_MAX_IMAGES);
         for (uint32_t image_nbr = 0; image_nbr < images->via.array.size;
              image_nbr++) {
             msgpack_object *image = &images->via.array.ptr [image_nbr];
             if (image->type != MSGPACK_OBJECT_BIN)
                 return s_reject (self, "image %u is not bin", image_nbr);
-            ds_proto_add_image (self, image->via.bin.ptr,
-                                image->via.bin.size);
+            ds_proto_add_image (self, image->via.bin.ptr, image->via.bin.size);
         }
-        if (s_get_str (self, &field [7], "form", DS_PROTO_MAX_TEXT,
-                       &self->form)
-        ||  s_get_str (self, &field [8], "file_lib", DS_PROTO_MAX_TEXT,
-                       &self->file_lib))
+        if (s_get_str (self, &field [7], "form", DS_PROTO_MAX_TEXT, &self->form)
+            || s_get_str (self, &field [8], "file_lib", DS_PROTO_MAX_TEXT,
+                          &self->file_lib))
             return -1;
     }
     if (self->type == DS_PROTO_EVENT) {
@@ -292,7 +339,7 @@ s_decode_fields (ds_proto_t *self, msgpack_object *field)
         self->event = (int) value;
         if (s_get_str (self, &field [4], "worker", DS_PROTO_MAX_NAME,
                        &self->worker)
-        ||  s_get_uint (self, &field [5], "attempt", INT_MAX, &value))
+            || s_get_uint (self, &field [5], "attempt", INT_MAX, &value))
             return -1;
         self->attempt = (int) value;
         if (s_get_uint (self, &field [6], "time_ms", INT64_MAX, &value))
@@ -300,10 +347,10 @@ s_decode_fields (ds_proto_t *self, msgpack_object *field)
         self->time_ms = (int64_t) value;
         if (s_get_str (self, &field [7], "result", DS_PROTO_MAX_TEXT,
                        &self->result)
-        ||  s_get_str (self, &field [8], "error_code", DS_PROTO_MAX_NAME,
-                       &self->error_code)
-        ||  s_get_str (self, &field [9], "error_text", DS_PROTO_MAX_TEXT,
-                       &self->error_text))
+            || s_get_str (self, &field [8], "error_code", DS_PROTO_MAX_NAME,
+                          &self->error_code)
+            || s_get_str (self, &field [9], "error_text", DS_PROTO_MAX_TEXT,
+                          &self->error_text))
             return -1;
     }
     return 0;
@@ -342,23 +389,21 @@ ds_proto_decode (ds_proto_t *self, const void *data, size_t size)
         uint64_t version, type = 0;
         if (root->type != MSGPACK_OBJECT_ARRAY || root->via.array.size < 2)
             s_reject (self, "frame is not an array [version, type, ...]");
-        else
-        if (field [0].type != MSGPACK_OBJECT_POSITIVE_INTEGER
-        ||  field [0].via.u64 != DS_PROTO_VERSION)
+        else if (field [0].type != MSGPACK_OBJECT_POSITIVE_INTEGER
+                 || field [0].via.u64 != DS_PROTO_VERSION)
             s_reject (self, "unsupported protocol version");
-        else
-        if (s_get_uint (self, &field [1], "type", DS_PROTO_EVENT, &type))
+        else if (s_get_uint (self, &field [1], "type", DS_PROTO_EVENT, &type))
             ;
         else {
             version = field [0].via.u64;
-            size_t needed = type == DS_PROTO_QUEUE? PROTO_FIELDS_QUEUE
-                          : type == DS_PROTO_TASK? PROTO_FIELDS_TASK
-                          : type == DS_PROTO_EVENT? PROTO_FIELDS_EVENT: 0;
+            size_t needed = type == DS_PROTO_QUEUE   ? PROTO_FIELDS_QUEUE
+                            : type == DS_PROTO_TASK  ? PROTO_FIELDS_TASK
+                            : type == DS_PROTO_EVENT ? PROTO_FIELDS_EVENT
+                                                     : 0;
             self->type = (int) type;
             if (needed == 0)
                 s_reject (self, "unknown message type %" PRIu64, type);
-            else
-            if (root->via.array.size < needed)
+            else if (root->via.array.size < needed)
                 s_reject (self, "v%" PRIu64 " %s needs %zu fields, got %u",
                           version, ds_proto_type_name (self), needed,
                           root->via.array.size);
@@ -381,9 +426,9 @@ ds_proto_decode (ds_proto_t *self, const void *data, size_t size)
 static void
 s_pack_str (msgpack_packer *packer, const char *string)
 {
-    size_t length = string? strlen (string): 0;
+    size_t length = string ? strlen (string) : 0;
     msgpack_pack_str (packer, length);
-    msgpack_pack_str_body (packer, string? string: "", length);
+    msgpack_pack_str_body (packer, string ? string : "", length);
 }
 
 
@@ -400,9 +445,9 @@ ds_proto_encode (ds_proto_t *self)
     msgpack_packer packer;
     msgpack_packer_init (&packer, &buffer, msgpack_sbuffer_write);
 
-    size_t fields = self->type == DS_PROTO_QUEUE? PROTO_FIELDS_QUEUE
-                  : self->type == DS_PROTO_TASK? PROTO_FIELDS_TASK
-                  : PROTO_FIELDS_EVENT;
+    size_t fields = self->type == DS_PROTO_QUEUE  ? PROTO_FIELDS_QUEUE
+                    : self->type == DS_PROTO_TASK ? PROTO_FIELDS_TASK
+                                                  : PROTO_FIELDS_EVENT;
     msgpack_pack_array (&packer, fields);
     msgpack_pack_uint8 (&packer, DS_PROTO_VERSION);
     msgpack_pack_uint8 (&packer, (uint8_t) self->type);
@@ -498,10 +543,14 @@ const char *
 ds_proto_type_name (ds_proto_t *self)
 {
     switch (self->type) {
-        case DS_PROTO_QUEUE: return "QUEUE";
-        case DS_PROTO_TASK: return "TASK";
-        case DS_PROTO_EVENT: return "EVENT";
-        default: return "UNKNOWN";
+        case DS_PROTO_QUEUE:
+            return "QUEUE";
+        case DS_PROTO_TASK:
+            return "TASK";
+        case DS_PROTO_EVENT:
+            return "EVENT";
+        default:
+            return "UNKNOWN";
     }
 }
 
@@ -509,14 +558,14 @@ static void
 s_set (char **target, const char *value)
 {
     zstr_free (target);
-    *target = strdup (value? value: "");
+    *target = strdup (value ? value : "");
     assert (*target);
 }
 
 const char *
 ds_proto_task_id (ds_proto_t *self)
 {
-    return self->task_id? self->task_id: "";
+    return self->task_id ? self->task_id : "";
 }
 
 void
@@ -528,7 +577,7 @@ ds_proto_set_task_id (ds_proto_t *self, const char *task_id)
 const char *
 ds_proto_task_type (ds_proto_t *self)
 {
-    return self->task_type? self->task_type: "";
+    return self->task_type ? self->task_type : "";
 }
 
 void
@@ -566,7 +615,7 @@ ds_proto_set_attempt (ds_proto_t *self, int attempt)
 const char *
 ds_proto_form (ds_proto_t *self)
 {
-    return self->form? self->form: "";
+    return self->form ? self->form : "";
 }
 
 void
@@ -578,7 +627,7 @@ ds_proto_set_form (ds_proto_t *self, const char *form)
 const char *
 ds_proto_file_lib (ds_proto_t *self)
 {
-    return self->file_lib? self->file_lib: "";
+    return self->file_lib ? self->file_lib : "";
 }
 
 void
@@ -603,7 +652,7 @@ ds_proto_set_event (ds_proto_t *self, int event)
 const char *
 ds_proto_worker (ds_proto_t *self)
 {
-    return self->worker? self->worker: "";
+    return self->worker ? self->worker : "";
 }
 
 void
@@ -628,7 +677,7 @@ ds_proto_set_time_ms (ds_proto_t *self, int64_t time_ms)
 const char *
 ds_proto_result (ds_proto_t *self)
 {
-    return self->result? self->result: "";
+    return self->result ? self->result : "";
 }
 
 void
@@ -640,13 +689,13 @@ ds_proto_set_result (ds_proto_t *self, const char *result)
 const char *
 ds_proto_error_code (ds_proto_t *self)
 {
-    return self->error_code? self->error_code: "";
+    return self->error_code ? self->error_code : "";
 }
 
 const char *
 ds_proto_error_text (ds_proto_t *self)
 {
-    return self->error_text? self->error_text: "";
+    return self->error_text ? self->error_text : "";
 }
 
 void
@@ -763,7 +812,7 @@ ds_proto_test (bool verbose)
     zframe_destroy (&frame);
     ds_proto_destroy (&message);
 
-#   define DECODE(text) ds_proto_decode (copy, text, sizeof (text) - 1)
+#define DECODE(text) ds_proto_decode (copy, text, sizeof (text) - 1)
     //  Wrong version, unknown type, too few fields, wrong field type
     assert (DECODE ("\x93\x02\x01\xa1x") == -1);
     assert (strstr (ds_proto_reason (copy), "version"));

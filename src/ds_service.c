@@ -15,18 +15,22 @@
 //  Run a service
 
 int
-ds_service_main (int argc, char **argv, const char *program, int role,
-                 const char *summary, zactor_fn *actor_fn)
+ds_service_main (int argc,
+                 char **argv,
+                 const char *program,
+                 int role,
+                 const char *summary,
+                 zactor_fn *actor_fn)
 {
     ds_config_t *config = ds_config_new (program, role, summary);
     int rc = ds_config_load (config, argc, argv);
     if (rc != 0) {
         ds_config_destroy (&config);
-        return rc == 1? 0: 2;
+        return rc == 1 ? 0 : 2;
     }
     if (zlist_size (ds_config_args (config))) {
-        fprintf (stderr, "%s: unexpected argument '%s' (see --help)\n",
-                 program, (char *) zlist_first (ds_config_args (config)));
+        fprintf (stderr, "%s: unexpected argument '%s' (see --help)\n", program,
+                 (char *) zlist_first (ds_config_args (config)));
         ds_config_destroy (&config);
         return 2;
     }
@@ -77,8 +81,8 @@ ds_service_main (int argc, char **argv, const char *program, int role,
             zsys_notice ("%s: STOPPING signal received", program);
     }
     else {
-        char *reason = status? zstr_recv (actor): NULL;
-        zsys_error ("%s: START-FAIL %s", program, reason? reason: "");
+        char *reason = status ? zstr_recv (actor) : NULL;
+        zsys_error ("%s: START-FAIL %s", program, reason ? reason : "");
         zstr_free (&reason);
         exit_code = 1;
     }
@@ -127,5 +131,5 @@ ds_service_db_path (ds_config_t *config)
                     strerror (errno));
         return NULL;
     }
-    return *db? strdup (db): zsys_sprintf ("%s/docusnap.db", data_dir);
+    return *db ? strdup (db) : zsys_sprintf ("%s/docusnap.db", data_dir);
 }

@@ -74,8 +74,7 @@ static const char *s_statements [STMT_TOTAL] = {
     " WHERE id = ?1 AND " GUARD,
     "SELECT data FROM task_images WHERE task_id = ?1 ORDER BY page",
     "UPDATE tasks SET status = 'processing', started_at = ?2, worker = ?3,"
-    " attempts = MAX (attempts, ?4), updated_at = ?2 WHERE id = ?1 AND "
-    GUARD,
+    " attempts = MAX (attempts, ?4), updated_at = ?2 WHERE id = ?1 AND " GUARD,
     "UPDATE tasks SET status = 'completed', finished_at = ?2, worker = ?3,"
     " attempts = MAX (attempts, ?4), updated_at = ?2, result = ?5,"
     " started_at = COALESCE (started_at, ?2) WHERE id = ?1 AND " GUARD,
@@ -92,9 +91,9 @@ static const char *s_statements [STMT_TOTAL] = {
 //  Structure of our class
 
 struct _ds_store_t {
-    sqlite3 *db;                        //  the connection
-    sqlite3_stmt *stmt [STMT_TOTAL];    //  prepared statements
-    char *path;                         //  database file
+    sqlite3 *db;                      //  the connection
+    sqlite3_stmt *stmt [STMT_TOTAL];  //  prepared statements
+    char *path;                       //  database file
 };
 
 
@@ -108,14 +107,16 @@ ds_store_new (const char *path)
     ds_store_t *self = (ds_store_t *) zmalloc (sizeof (ds_store_t));
     assert (self);
     self->path = strdup (path);
-    int rc = sqlite3_open_v2 (path, &self->db,
-                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
-                              | SQLITE_OPEN_NOMUTEX, NULL);
+    int rc = sqlite3_open_v2 (
+        path, &self->db,
+        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc == SQLITE_OK) {
         sqlite3_busy_timeout (self->db, STORE_BUSY_TIMEOUT_MS);
-        rc = sqlite3_exec (self->db, "PRAGMA journal_mode = WAL;"
+        rc = sqlite3_exec (self->db,
+                           "PRAGMA journal_mode = WAL;"
                            "PRAGMA synchronous = FULL;"
-                           "PRAGMA foreign_keys = ON;", NULL, NULL, NULL);
+                           "PRAGMA foreign_keys = ON;",
+                           NULL, NULL, NULL);
     }
     if (rc == SQLITE_OK)
         rc = sqlite3_exec (self->db, s_schema, NULL, NULL, NULL);
@@ -137,14 +138,13 @@ ds_store_new (const char *path)
     if (rc == SQLITE_OK && version < DS_STORE_SCHEMA_VERSION)
         rc = sqlite3_exec (self->db, "PRAGMA user_version = 1", NULL, NULL,
                            NULL);
-    for (int stmt_nbr = 0; stmt_nbr < STMT_TOTAL && rc == SQLITE_OK;
-         stmt_nbr++)
+    for (int stmt_nbr = 0; stmt_nbr < STMT_TOTAL && rc == SQLITE_OK; stmt_nbr++)
         rc = sqlite3_prepare_v3 (self->db, s_statements [stmt_nbr], -1,
                                  SQLITE_PREPARE_PERSISTENT,
                                  &self->stmt [stmt_nbr], NULL);
     if (rc != SQLITE_OK) {
         zsys_error ("ds_store: OPEN-FAIL path=%s error=%s", path,
-                    self->db? sqlite3_errmsg (self->db): "out of memory");
+                    self->db ? sqlite3_errmsg (self->db) : "out of memory");
         ds_store_destroy (&self);
     }
     return self;
@@ -193,7 +193,7 @@ s_exec (ds_store_t *self, sqlite3_stmt *stmt)
                       sqlite3_errmsg (self->db), sqlite3_sql (stmt));
     sqlite3_reset (stmt);
     sqlite3_clear_bindings (stmt);
-    return rc == SQLITE_DONE? 0: -1;
+    return rc == SQLITE_DONE ? 0 : -1;
 }
 
 
@@ -214,9 +214,14 @@ s_bind_text (sqlite3_stmt *stmt, int index, const char *value)
 //  Insert a task and its images, committed before return
 
 int
-ds_store_insert_task (ds_store_t *self, const char *task_id,
-                      const char *task_type, int priority, zchunk_t **images,
-                      size_t count, const char *form, const char *file_lib)
+ds_store_insert_task (ds_store_t *self,
+                      const char *task_id,
+                      const char *task_type,
+                      int priority,
+                      zchunk_t **images,
+                      size_t count,
+                      const char *form,
+                      const char *file_lib)
 {
     assert (self);
     //  Content hash: SHA-256 over the hashes of each input, in order
@@ -295,10 +300,12 @@ ds_store_task_status (ds_store_t *self, const char *task_id)
     int rc = sqlite3_step (stmt);
     if (rc == SQLITE_ROW) {
         status = json_object ();
-        json_object_set_new (status, "task_id", json_string (
-            (const char *) sqlite3_column_text (stmt, 0)));
-        json_object_set_new (status, "type", json_string (
-            (const char *) sqlite3_column_text (stmt, 1)));
+        json_object_set_new (
+            status, "task_id",
+            json_string ((const char *) sqlite3_column_text (stmt, 0)));
+        json_object_set_new (
+            status, "type",
+            json_string ((const char *) sqlite3_column_text (stmt, 1)));
         const char *state = (const char *) sqlite3_column_text (stmt, 2);
         json_object_set_new (status, "status", json_string (state));
         json_object_set_new (status, "priority",
@@ -310,26 +317,27 @@ ds_store_task_status (ds_store_t *self, const char *task_id)
         s_json_time (status, "started_at", stmt, 7);
         s_json_time (status, "finished_at", stmt, 8);
         if (sqlite3_column_type (stmt, 9) != SQLITE_NULL)
-            json_object_set_new (status, "worker", json_string (
-                (const char *) sqlite3_column_text (stmt, 9)));
+            json_object_set_new (
+                status, "worker",
+                json_string ((const char *) sqlite3_column_text (stmt, 9)));
         if (streq (state, "completed")) {
             const char *text = (const char *) sqlite3_column_text (stmt, 10);
-            json_t *result = text? json_loads (text, 0, NULL): NULL;
+            json_t *result = text ? json_loads (text, 0, NULL) : NULL;
             json_object_set_new (status, "result",
-                                 result? result: json_null ());
+                                 result ? result : json_null ());
         }
         if (sqlite3_column_type (stmt, 11) != SQLITE_NULL) {
             json_t *error = json_object ();
-            json_object_set_new (error, "code", json_string (
-                (const char *) sqlite3_column_text (stmt, 11)));
+            json_object_set_new (
+                error, "code",
+                json_string ((const char *) sqlite3_column_text (stmt, 11)));
             const char *message = (const char *) sqlite3_column_text (stmt, 12);
             json_object_set_new (error, "message",
-                                 json_string (message? message: ""));
+                                 json_string (message ? message : ""));
             json_object_set_new (status, "error", error);
         }
     }
-    else
-    if (rc != SQLITE_DONE)
+    else if (rc != SQLITE_DONE)
         zsys_warning ("ds_store: SQL-FAIL error=%s", sqlite3_errmsg (self->db));
     sqlite3_reset (stmt);
     sqlite3_clear_bindings (stmt);
@@ -358,7 +366,7 @@ ds_store_pending (ds_store_t *self)
     while (sqlite3_step (stmt) == SQLITE_ROW) {
         int priority = sqlite3_column_int (stmt, 2);
         if (priority < 0 || priority > DS_PROTO_MAX_PRIORITY)
-            continue;           //  not written by us; never dispatch it
+            continue;  //  not written by us; never dispatch it
         ds_proto_t *queue = ds_proto_new (DS_PROTO_QUEUE);
         ds_proto_set_task_id (queue,
                               (const char *) sqlite3_column_text (stmt, 0));
@@ -389,9 +397,10 @@ ds_store_load_task (ds_store_t *self, const char *task_id)
         ds_proto_set_task_id (task, task_id);
         ds_proto_set_task_type (task,
                                 (const char *) sqlite3_column_text (stmt, 0));
-        ds_proto_set_priority (task, priority < 0? 0
-                               : priority > DS_PROTO_MAX_PRIORITY?
-                               DS_PROTO_MAX_PRIORITY: priority);
+        ds_proto_set_priority (task, priority < 0 ? 0
+                                     : priority > DS_PROTO_MAX_PRIORITY
+                                         ? DS_PROTO_MAX_PRIORITY
+                                         : priority);
         ds_proto_set_attempt (task, sqlite3_column_int (stmt, 2));
         ds_proto_set_form (task, (const char *) sqlite3_column_text (stmt, 3));
         ds_proto_set_file_lib (task,
@@ -403,7 +412,7 @@ ds_store_load_task (ds_store_t *self, const char *task_id)
         stmt = self->stmt [STMT_LOAD_IMAGES];
         sqlite3_bind_text (stmt, 1, task_id, -1, SQLITE_STATIC);
         while (sqlite3_step (stmt) == SQLITE_ROW
-           &&  ds_proto_images (task) < DS_PROTO_MAX_IMAGES)
+               && ds_proto_images (task) < DS_PROTO_MAX_IMAGES)
             ds_proto_add_image (task, sqlite3_column_blob (stmt, 0),
                                 (size_t) sqlite3_column_bytes (stmt, 0));
         sqlite3_reset (stmt);
@@ -458,7 +467,7 @@ ds_store_apply_event (ds_store_t *self, ds_proto_t *event)
                                SQLITE_STATIC);
             break;
         default:
-            return 0;           //  heartbeats change nothing stored
+            return 0;  //  heartbeats change nothing stored
     }
     //  The sink's clock, not the worker's, orders what it stores
     sqlite3_bind_text (stmt, 1, ds_proto_task_id (event), -1, SQLITE_STATIC);
@@ -467,7 +476,7 @@ ds_store_apply_event (ds_store_t *self, ds_proto_t *event)
     sqlite3_bind_int (stmt, 4, ds_proto_attempt (event));
     if (s_exec (self, stmt))
         return -1;
-    return sqlite3_changes (self->db) > 0? 1: 0;
+    return sqlite3_changes (self->db) > 0 ? 1 : 0;
 }
 
 
@@ -477,7 +486,8 @@ ds_store_apply_event (ds_store_t *self, ds_proto_t *event)
 int64_t
 ds_store_count (ds_store_t *self, const char *status)
 {
-    sqlite3_stmt *stmt = self->stmt [status? STMT_COUNT_STATUS: STMT_COUNT_ALL];
+    sqlite3_stmt *stmt =
+        self->stmt [status ? STMT_COUNT_STATUS : STMT_COUNT_ALL];
     if (status)
         sqlite3_bind_text (stmt, 1, status, -1, SQLITE_STATIC);
     int64_t count = -1;
@@ -512,13 +522,16 @@ ds_store_test (bool verbose)
     images [1] = zchunk_new ("page-two", 8);
     const char *task_id = "1b4e28ba-2fa1-11d2-883f-0016d3cca427";
     assert (ds_store_insert_task (store, task_id, "document", 5, images, 2,
-                                  NULL, "{\"documents\":[]}") == 0);
+                                  NULL, "{\"documents\":[]}")
+            == 0);
     //  Duplicate ids are refused and leave nothing half-written
-    assert (ds_store_insert_task (store, task_id, "form", 1, images, 1,
-                                  NULL, NULL) == -1);
+    assert (
+        ds_store_insert_task (store, task_id, "form", 1, images, 1, NULL, NULL)
+        == -1);
     assert (ds_store_count (store, NULL) == 1);
-    assert (ds_store_insert_task (store, "second", "form", 9, images, 1,
-                                  NULL, NULL) == 0);
+    assert (
+        ds_store_insert_task (store, "second", "form", 9, images, 1, NULL, NULL)
+        == 0);
     zchunk_destroy (&images [0]);
     zchunk_destroy (&images [1]);
 

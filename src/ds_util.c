@@ -37,8 +37,7 @@ ds_util_iso_time (int64_t time_ms, char *buffer, size_t size)
     struct tm utc;
     gmtime_r (&seconds, &utc);
     size_t length = strftime (buffer, size, "%Y-%m-%dT%H:%M:%S", &utc);
-    snprintf (buffer + length, size - length, ".%03dZ",
-              (int) (time_ms % 1000));
+    snprintf (buffer + length, size - length, ".%03dZ", (int) (time_ms % 1000));
     return buffer;
 }
 
@@ -69,8 +68,8 @@ ds_util_is_uuid (const char *text)
     if (!text || strlen (text) != UTIL_UUID_LENGTH)
         return false;
     for (int char_nbr = 0; char_nbr < UTIL_UUID_LENGTH; char_nbr++) {
-        bool dash = char_nbr == 8 || char_nbr == 13 || char_nbr == 18
-                 || char_nbr == 23;
+        bool dash =
+            char_nbr == 8 || char_nbr == 13 || char_nbr == 18 || char_nbr == 23;
         if (dash != (text [char_nbr] == '-'))
             return false;
         if (!dash && !isxdigit ((unsigned char) text [char_nbr]))
@@ -90,7 +89,7 @@ ds_util_base64_decode (const char *text, size_t length, size_t limit)
     //  Accept a data URL ("data:image/png;base64,....")
     if (length > 5 && memcmp (text, "data:", 5) == 0) {
         const char *comma = (const char *) memchr (text, ',', length);
-        size_t prefix = comma? (size_t) (comma - text): 0;
+        size_t prefix = comma ? (size_t) (comma - text) : 0;
         if (prefix < 7 || memcmp (comma - 7, ";base64", 7))
             return NULL;
         length -= (size_t) (comma + 1 - text);
@@ -102,7 +101,7 @@ ds_util_base64_decode (const char *text, size_t length, size_t limit)
         if (!isspace ((unsigned char) text [char_nbr]))
             significant++;
     if (significant == 0 || significant % 4 == 1
-    ||  significant / 4 * 3 > limit + 3)
+        || significant / 4 * 3 > limit + 3)
         return NULL;
     size_t padded = (significant + 3) / 4 * 4;
     char *clean = (char *) malloc (padded);
@@ -123,8 +122,7 @@ ds_util_base64_decode (const char *text, size_t length, size_t limit)
     int rc = EVP_DecodeUpdate (context, bytes, &written,
                                (unsigned char *) clean, (int) clean_size);
     if (rc >= 0)
-        rc = EVP_DecodeFinal (context, bytes + written,
-                              &final_written);
+        rc = EVP_DecodeFinal (context, bytes + written, &final_written);
     EVP_ENCODE_CTX_free (context);
     free (clean);
     size_t decoded = (size_t) written + (size_t) final_written;
@@ -210,10 +208,10 @@ char *
 ds_util_sample (const void *data, size_t size, char *sample)
 {
     const unsigned char *bytes = (const unsigned char *) data;
-    size_t length = size < DS_UTIL_SAMPLE? size: DS_UTIL_SAMPLE;
+    size_t length = size < DS_UTIL_SAMPLE ? size : DS_UTIL_SAMPLE;
     for (size_t byte_nbr = 0; byte_nbr < length; byte_nbr++)
-        sample [byte_nbr] = isprint (bytes [byte_nbr])?
-                            (char) bytes [byte_nbr]: '.';
+        sample [byte_nbr] =
+            isprint (bytes [byte_nbr]) ? (char) bytes [byte_nbr] : '.';
     sample [length] = 0;
     return sample;
 }

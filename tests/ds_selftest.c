@@ -8,14 +8,11 @@
 #include "ds_selftest.h"
 
 typedef struct {
-    const char *name;           //  class name
-    void (*test) (bool);        //  its self test
+    const char *name;     //  class name
+    void (*test) (bool);  //  its self test
 } test_item_t;
 
-static test_item_t s_tests [] = {
-    DS_SELFTESTS
-    {NULL, NULL}
-};
+static test_item_t s_tests [] = {DS_SELFTESTS{NULL, NULL}};
 
 
 int
@@ -26,14 +23,12 @@ main (int argc, char **argv)
     for (int arg_nbr = 1; arg_nbr < argc; arg_nbr++) {
         if (streq (argv [arg_nbr], "-v"))
             verbose = true;
-        else
-        if (streq (argv [arg_nbr], "--list")) {
+        else if (streq (argv [arg_nbr], "--list")) {
             for (test_item_t *item = s_tests; item->name; item++)
                 printf ("%s\n", item->name);
             return 0;
         }
-        else
-        if (streq (argv [arg_nbr], "--test") && arg_nbr + 1 < argc)
+        else if (streq (argv [arg_nbr], "--test") && arg_nbr + 1 < argc)
             only = argv [++arg_nbr];
         else {
             printf ("usage: ds_selftest [--list] [--test NAME] [-v]\n");
@@ -49,7 +44,7 @@ main (int argc, char **argv)
             ran++;
         }
     if (ran == 0) {
-        printf ("ds_selftest: no test named '%s'\n", only? only: "");
+        printf ("ds_selftest: no test named '%s'\n", only ? only : "");
         return 1;
     }
     zsys_shutdown ();

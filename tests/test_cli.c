@@ -21,7 +21,7 @@ s_run (const char *command, int *exit_status)
     while ((got = fread (buffer, 1, sizeof (buffer), pipe)) > 0)
         zchunk_extend (output, buffer, got);
     int status = pclose (pipe);
-    *exit_status = WIFEXITED (status)? WEXITSTATUS (status): -1;
+    *exit_status = WIFEXITED (status) ? WEXITSTATUS (status) : -1;
     char *text = zchunk_strdup (output);
     zchunk_destroy (&output);
     return text;
@@ -37,7 +37,7 @@ s_worker_pid (const char *ready_file)
     char *text = zchunk_strdup (chunk);
     zchunk_destroy (&chunk);
     char *dash = strrchr (text, '-');
-    pid_t pid = dash? (pid_t) atoi (dash + 1): 0;
+    pid_t pid = dash ? (pid_t) atoi (dash + 1) : 0;
     zstr_free (&text);
     return pid;
 }
@@ -47,7 +47,7 @@ main (void)
 {
     zsys_init ();
     const char *bin_dir = getenv ("DS_BIN_DIR");
-    char *docusnap = zsys_sprintf ("%s/docusnap", bin_dir? bin_dir: ".");
+    char *docusnap = zsys_sprintf ("%s/docusnap", bin_dir ? bin_dir : ".");
     if (access (docusnap, X_OK))
         return 77;
     char cwd [PATH_MAX];
@@ -74,21 +74,20 @@ main (void)
         int fd = open (log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         dup2 (fd, 1);
         dup2 (fd, 2);
-        execl (docusnap, docusnap, "up", "--data-dir", dir, "--http-port",
-               "0", "--workers", "1", (char *) NULL);
+        execl (docusnap, docusnap, "up", "--data-dir", dir, "--http-port", "0",
+               "--workers", "1", (char *) NULL);
         _exit (127);
     }
     char *url = NULL;
     int64_t deadline = zclock_mono () + UP_TIMEOUT_MS;
     while (!url && zclock_mono () < deadline) {
         zchunk_t *chunk = zchunk_slurp (log, 0);
-        char *text = chunk? zchunk_strdup (chunk): NULL;
+        char *text = chunk ? zchunk_strdup (chunk) : NULL;
         zchunk_destroy (&chunk);
-        char *banner = text? strstr (text, "docusnap is up: "): NULL;
+        char *banner = text ? strstr (text, "docusnap is up: ") : NULL;
         if (banner) {
             banner += strlen ("docusnap is up: ");
-            url = zsys_sprintf ("%.*s", (int) strcspn (banner, " \n"),
-                                banner);
+            url = zsys_sprintf ("%.*s", (int) strcspn (banner, " \n"), banner);
         }
         zstr_free (&text);
         int status;
@@ -101,18 +100,20 @@ main (void)
 
     //  submit --wait prints the completed result with the page's words
     char *page = th_fixture_path ("invoice.png");
-    command = zsys_sprintf ("%s submit --url %s --wait %s", docusnap, url,
-                            page);
+    command =
+        zsys_sprintf ("%s submit --url %s --wait %s", docusnap, url, page);
     output = s_run (command, &exit_status);
     TH_CHECK (exit_status == 0, "submit --wait exit %d: %s", exit_status,
               output);
     TH_CHECK (strstr (output, "\"completed\"") && strstr (output, "INV-2041")
-              && strstr (output, "Acme Corporation"), "output: %s", output);
+                  && strstr (output, "Acme Corporation"),
+              "output: %s", output);
     //  status of the same task
     json_t *result = json_loads (output, 0, NULL);
     TH_CHECK (result, "submit --wait prints JSON");
-    char *status_command = zsys_sprintf ("%s status --url %s %s", docusnap,
-        url, json_string_value (json_object_get (result, "task_id")));
+    char *status_command =
+        zsys_sprintf ("%s status --url %s %s", docusnap, url,
+                      json_string_value (json_object_get (result, "task_id")));
     json_decref (result);
     zstr_free (&output);
     output = s_run (status_command, &exit_status);
@@ -129,8 +130,8 @@ main (void)
     pid_t restarted = 0;
     deadline = zclock_mono () + UP_TIMEOUT_MS;
     while (zclock_mono () < deadline
-       &&  ((restarted = s_worker_pid (ready_file)) == 0
-            || restarted == worker))
+           && ((restarted = s_worker_pid (ready_file)) == 0
+               || restarted == worker))
         zclock_sleep (20);
     TH_CHECK (restarted > 0 && restarted != worker, "worker restarted");
     output = s_run (command, &exit_status);
@@ -144,7 +145,7 @@ main (void)
     deadline = zclock_mono () + UP_TIMEOUT_MS;
     pid_t done;
     while ((done = waitpid (up, &status, WNOHANG)) == 0
-       &&  zclock_mono () < deadline)
+           && zclock_mono () < deadline)
         zclock_sleep (20);
     TH_CHECK (done == up && WIFEXITED (status) && WEXITSTATUS (status) == 0,
               "up stops cleanly on SIGTERM");

@@ -15,8 +15,13 @@ static th_harness_t *s_harness;
 
 //  Send a request and check the status and the error code
 static void
-s_expect (const char *method, const char *path, const char *content_type,
-          const char *body, size_t size, long status, const char *code)
+s_expect (const char *method,
+          const char *path,
+          const char *content_type,
+          const char *body,
+          size_t size,
+          long status,
+          const char *code)
 {
     char *url = zsys_sprintf ("%s%s", th_harness_url (s_harness), path);
     char *response = NULL;
@@ -24,10 +29,10 @@ s_expect (const char *method, const char *path, const char *content_type,
     TH_CHECK (got == status, "%s %s: expected %ld, got %ld: %s", method, path,
               status, got, response);
     json_t *json = json_loads (response, 0, NULL);
-    const char *got_code = json_string_value (json_object_get (
-        json_object_get (json, "error"), "code"));
-    const char *message = json_string_value (json_object_get (
-        json_object_get (json, "error"), "message"));
+    const char *got_code = json_string_value (
+        json_object_get (json_object_get (json, "error"), "code"));
+    const char *message = json_string_value (
+        json_object_get (json_object_get (json, "error"), "message"));
     TH_CHECK (got_code && streq (got_code, code), "%s %s: expected %s: %s",
               method, path, code, response);
     TH_CHECK (message && *message, "%s %s: no message", method, path);
@@ -37,7 +42,7 @@ s_expect (const char *method, const char *path, const char *content_type,
 }
 
 #define JSON "application/json"
-#define EXPECT_JSON(path, text, status, code) \
+#define EXPECT_JSON(path, text, status, code)                                  \
     s_expect ("POST", path, JSON, text, strlen (text), status, code)
 
 //  Raw bytes on a TCP connection to the gateway; returns what came back
@@ -50,15 +55,15 @@ s_raw (const char *bytes, size_t size)
     address.sin_family = AF_INET;
     address.sin_port = htons ((uint16_t) port);
     address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-    TH_CHECK (connect (fd, (struct sockaddr *) &address, sizeof (address))
-              == 0, "connect: %s", strerror (errno));
+    TH_CHECK (connect (fd, (struct sockaddr *) &address, sizeof (address)) == 0,
+              "connect: %s", strerror (errno));
     struct timeval timeout = {5, 0};
     setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof (timeout));
     TH_CHECK (write (fd, bytes, size) == (ssize_t) size, "write");
     char reply [4096] = {0};
     ssize_t got = read (fd, reply, sizeof (reply) - 1);
     close (fd);
-    return strdup (got > 0? reply: "");
+    return strdup (got > 0 ? reply : "");
 }
 
 int
@@ -70,16 +75,19 @@ main (void)
 
     //  400: bad JSON, bad base64, not an image, no images, too many
     EXPECT_JSON ("/api/process_document", "{\"images\": [", 400, "BAD_JSON");
-    EXPECT_JSON ("/api/process_document", "\"just a string\"", 400,
-                 "BAD_JSON");
+    EXPECT_JSON ("/api/process_document", "\"just a string\"", 400, "BAD_JSON");
     EXPECT_JSON ("/api/process_document", "{\"images\": [\"@@@@\"]}", 400,
                  "BAD_BASE64");
-    EXPECT_JSON ("/api/process_document", "{\"images\": [\"aGVsbG8gd29y"
-                 "bGQgdGhpcyBpcyB0ZXh0\"]}", 400, "UNSUPPORTED_IMAGE");
+    EXPECT_JSON ("/api/process_document",
+                 "{\"images\": [\"aGVsbG8gd29y"
+                 "bGQgdGhpcyBpcyB0ZXh0\"]}",
+                 400, "UNSUPPORTED_IMAGE");
     EXPECT_JSON ("/api/process_document", "{}", 400, "NO_IMAGES");
     EXPECT_JSON ("/api/process_form", "{\"images\": []}", 400, "NO_IMAGES");
-    EXPECT_JSON ("/api/process_document", "{\"images\": [\"a\", \"b\", "
-                 "\"c\", \"d\"]}", 400, "TOO_MANY_IMAGES");
+    EXPECT_JSON ("/api/process_document",
+                 "{\"images\": [\"a\", \"b\", "
+                 "\"c\", \"d\"]}",
+                 400, "TOO_MANY_IMAGES");
     EXPECT_JSON ("/api/process_form_filling", "{\"file_lib\": {}}", 400,
                  "MISSING_FIELD");
     EXPECT_JSON ("/api/process_form_filling", "{\"form\": {\"fields\": 3}}",
@@ -92,8 +100,8 @@ main (void)
     //  404, 405, 415, 413
     s_expect ("GET", "/api/task_status/6dd0391d-3900-4730-b329-4f392514e3fc",
               NULL, NULL, 0, 404, "TASK_NOT_FOUND");
-    s_expect ("GET", "/api/task_status/..%2F..%2Fetc%2Fpasswd", NULL, NULL, 0, 404,
-              "TASK_NOT_FOUND");
+    s_expect ("GET", "/api/task_status/..%2F..%2Fetc%2Fpasswd", NULL, NULL, 0,
+              404, "TASK_NOT_FOUND");
     s_expect ("GET", "/api/nothing_here", NULL, NULL, 0, 404, "NOT_FOUND");
     s_expect ("GET", "/api/process_document", NULL, NULL, 0, 405,
               "METHOD_NOT_ALLOWED");
@@ -106,12 +114,12 @@ main (void)
               "UNSUPPORTED_MEDIA_TYPE");
     char *large = (char *) malloc (MAX_BODY + 10);
     memset (large, ' ', MAX_BODY + 10);
-    s_expect ("POST", "/api/process_document", JSON, large, MAX_BODY + 10,
-              413, "BODY_TOO_LARGE");
+    s_expect ("POST", "/api/process_document", JSON, large, MAX_BODY + 10, 413,
+              "BODY_TOO_LARGE");
     free (large);
 
     //  Garbage on the socket: the server answers or closes, never dies
-#   define RAW(text) s_raw (text, sizeof (text) - 1)
+#define RAW(text) s_raw (text, sizeof (text) - 1)
     char *reply = RAW ("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 ");
     zstr_free (&reply);
     reply = RAW ("GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: "
@@ -135,8 +143,11 @@ main (void)
     char *task_id = th_submit (s_harness, "document", body);
     zstr_free (&body);
     json_t *status = th_wait_terminal (s_harness, task_id, 60000);
-    TH_CHECK (status && streq (json_string_value (json_object_get (status,
-              "status")), "completed"), "task after abuse");
+    TH_CHECK (
+        status
+            && streq (json_string_value (json_object_get (status, "status")),
+                      "completed"),
+        "task after abuse");
     json_decref (status);
     zstr_free (&task_id);
 
@@ -149,12 +160,15 @@ main (void)
     zstr_free (&body);
     status = th_wait_terminal (s_harness, task_id, 60000);
     json_t *error = json_object_get (status, "error");
-    TH_CHECK (streq (json_string_value (json_object_get (status, "status")),
-                     "error"), "truncated image ends in error");
+    TH_CHECK (
+        streq (json_string_value (json_object_get (status, "status")), "error"),
+        "truncated image ends in error");
     TH_CHECK (streq (json_string_value (json_object_get (error, "code")),
-                     "OCR_FAILED"), "OCR_FAILED");
+                     "OCR_FAILED"),
+              "OCR_FAILED");
     TH_CHECK (strstr (json_string_value (json_object_get (error, "message")),
-                      "corrupt or truncated"), "message");
+                      "corrupt or truncated"),
+              "message");
     TH_CHECK (!json_object_get (status, "result"), "no result on error");
     json_decref (status);
     zstr_free (&task_id);
@@ -162,8 +176,7 @@ main (void)
     //  healthz
     char *url = zsys_sprintf ("%s/healthz", th_harness_url (s_harness));
     char *response = NULL;
-    TH_CHECK (th_http ("GET", url, NULL, NULL, 0, &response) == 200,
-              "healthz");
+    TH_CHECK (th_http ("GET", url, NULL, NULL, 0, &response) == 200, "healthz");
     TH_CHECK (strstr (response, "\"ok\""), "healthz body %s", response);
     zstr_free (&response);
     zstr_free (&url);

@@ -18,13 +18,13 @@ s_run (th_harness_t *harness, const char *type, const char *body)
     char *task_id = th_submit (harness, type, body);
     json_t *status = th_wait_terminal (harness, task_id, TASK_TIMEOUT_MS);
     TH_CHECK (status, "task %s did not finish in time", task_id);
-    const char *state = json_string_value (json_object_get (status,
-                                                           "status"));
+    const char *state = json_string_value (json_object_get (status, "status"));
     char *dump = json_dumps (status, JSON_COMPACT);
     TH_CHECK (streq (state, "completed"), "task %s: %.400s", task_id, dump);
     zstr_free (&dump);
-    TH_CHECK (streq (json_string_value (json_object_get (status, "type")),
-                     type), "type");
+    TH_CHECK (
+        streq (json_string_value (json_object_get (status, "type")), type),
+        "type");
     TH_CHECK (json_integer_value (json_object_get (status, "attempts")) == 1,
               "attempts");
     TH_CHECK (json_is_string (json_object_get (status, "worker")), "worker");
@@ -36,10 +36,10 @@ s_run (th_harness_t *harness, const char *type, const char *body)
 static const char *
 s_page_text (json_t *status, size_t page)
 {
-    json_t *pages = json_object_get (json_object_get (status, "result"),
-                                     "pages");
-    return json_string_value (json_object_get (json_array_get (pages, page),
-                                               "text"));
+    json_t *pages =
+        json_object_get (json_object_get (status, "result"), "pages");
+    return json_string_value (
+        json_object_get (json_array_get (pages, page), "text"));
 }
 
 int
@@ -58,12 +58,15 @@ main (void)
     TH_CHECK (strstr (s_page_text (status, 1), "Maria Lopez"), "page 2 text");
     json_t *result = json_object_get (status, "result");
     json_t *kv = json_object_get (result, "kv");
-    TH_CHECK (streq (json_string_value (json_object_get (kv,
-              "Invoice Number")), "INV-2041"), "kv Invoice Number");
+    TH_CHECK (streq (json_string_value (json_object_get (kv, "Invoice Number")),
+                     "INV-2041"),
+              "kv Invoice Number");
     TH_CHECK (streq (json_string_value (json_object_get (kv, "Warehouse")),
-                     "North Dock 7"), "kv from page 2");
+                     "North Dock 7"),
+              "kv from page 2");
     TH_CHECK (streq (json_string_value (json_object_get (result, "title")),
-                     "INVOICE"), "title");
+                     "INVOICE"),
+              "title");
     TH_CHECK (json_integer_value (json_object_get (status, "priority")) == 7,
               "priority");
     json_decref (status);
@@ -86,19 +89,23 @@ main (void)
     long code = th_http_multipart (url, paths, fields, &response);
     TH_CHECK (code == 202, "multipart: %ld %s", code, response);
     json_t *accepted = json_loads (response, 0, NULL);
-    char *task_id = strdup (json_string_value (json_object_get (accepted,
-                                                               "task_id")));
+    char *task_id =
+        strdup (json_string_value (json_object_get (accepted, "task_id")));
     json_decref (accepted);
     zstr_free (&response);
     status = th_wait_terminal (harness, task_id, TASK_TIMEOUT_MS);
-    TH_CHECK (status && streq (json_string_value (json_object_get (status,
-              "status")), "completed"), "form task");
+    TH_CHECK (
+        status
+            && streq (json_string_value (json_object_get (status, "status")),
+                      "completed"),
+        "form task");
     th_check_result ("form", json_object_get (status, "result"));
-    json_t *blanks = json_object_get (json_object_get (status, "result"),
-                                      "fields");
+    json_t *blanks =
+        json_object_get (json_object_get (status, "result"), "fields");
     char *dump = json_dumps (blanks, JSON_COMPACT);
-    TH_CHECK (strstr (dump, "\"Full Name\"") && strstr (dump,
-              "\"Date of Birth\"") && strstr (dump, "\"Passport Number\""),
+    TH_CHECK (strstr (dump, "\"Full Name\"")
+                  && strstr (dump, "\"Date of Birth\"")
+                  && strstr (dump, "\"Passport Number\""),
               "form fields: %s", dump);
     zstr_free (&dump);
     json_decref (status);
@@ -107,24 +114,30 @@ main (void)
     zstr_free (&url);
 
     //  Form filling from the user's file library, with sources
-    status = s_run (harness, "form_filling",
+    status = s_run (
+        harness, "form_filling",
         "{\"form\": {\"fields\": [\"Full Name\", \"Date of Birth\", "
         "\"Passport Number\", \"Shoe size\"]}, \"file_lib\": {\"documents\":"
         " [{\"id\": \"passport-scan\", \"kv\": {\"Name\": \"Maria Lopez\", "
         "\"Passport No\": \"X1234567\"}}, {\"id\": \"letter\", \"text\": "
         "\"Full name: Maria Lopez\\nDate of birth: 1990-04-12\"}]}}");
-    json_t *filled = json_object_get (json_object_get (status, "result"),
-                                      "fields");
+    json_t *filled =
+        json_object_get (json_object_get (status, "result"), "fields");
     json_t *birth = json_object_get (filled, "Date of Birth");
     TH_CHECK (streq (json_string_value (json_object_get (birth, "value")),
-                     "1990-04-12"), "date of birth");
-    TH_CHECK (streq (json_string_value (json_object_get (json_object_get (
-              birth, "source"), "resource_id")), "letter"), "source");
+                     "1990-04-12"),
+              "date of birth");
+    TH_CHECK (streq (json_string_value (json_object_get (
+                         json_object_get (birth, "source"), "resource_id")),
+                     "letter"),
+              "source");
     json_t *passport = json_object_get (filled, "Passport Number");
     TH_CHECK (streq (json_string_value (json_object_get (passport, "value")),
-                     "X1234567"), "passport number");
-    TH_CHECK (json_is_null (json_object_get (json_object_get (filled,
-              "Shoe size"), "value")), "unknown field is null");
+                     "X1234567"),
+              "passport number");
+    TH_CHECK (json_is_null (json_object_get (
+                  json_object_get (filled, "Shoe size"), "value")),
+              "unknown field is null");
     json_decref (status);
 
     //  The database agrees: every task completed, by a named worker

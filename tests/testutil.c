@@ -12,18 +12,18 @@
 #define HARNESS_MAX_PROCS 16
 
 typedef struct {
-    char *name;                 //  service name
-    pid_t pid;                  //  its process
-    char *ready_file;           //  where it writes its endpoints
-    char *log_file;             //  its stdout and stderr
+    char *name;        //  service name
+    pid_t pid;         //  its process
+    char *ready_file;  //  where it writes its endpoints
+    char *log_file;    //  its stdout and stderr
 } proc_t;
 
 struct _th_harness_t {
-    char *dir;                  //  the test's own directory
-    char *db;                   //  database path
-    char *url;                  //  gateway URL
+    char *dir;                         //  the test's own directory
+    char *db;                          //  database path
+    char *url;                         //  gateway URL
     proc_t procs [HARNESS_MAX_PROCS];  //  services started
-    int count;                  //  how many
+    int count;                         //  how many
 };
 
 
@@ -31,11 +31,13 @@ struct _th_harness_t {
 //  Start one service; waits for its ready file; returns the file's text
 
 static char *
-s_start (th_harness_t *self, const char *program, const char *name,
+s_start (th_harness_t *self,
+         const char *program,
+         const char *name,
          const char **args)
 {
     const char *bin_dir = getenv ("DS_BIN_DIR");
-    char *path = zsys_sprintf ("%s/%s", bin_dir? bin_dir: ".", program);
+    char *path = zsys_sprintf ("%s/%s", bin_dir ? bin_dir : ".", program);
     if (access (path, X_OK)) {
         fprintf (stderr, "SKIP: %s not found\n", path);
         exit (77);
@@ -91,9 +93,8 @@ s_value (const char *text, const char *name)
     found += strlen (key);
     const char *end = strchr (found, '\n');
     zstr_free (&key);
-    return zsys_sprintf ("%.*s", (int) (end? end - found
-                                            : (ptrdiff_t) strlen (found)),
-                         found);
+    return zsys_sprintf (
+        "%.*s", (int) (end ? end - found : (ptrdiff_t) strlen (found)), found);
 }
 
 
@@ -113,17 +114,16 @@ th_harness_new (const char *name, int workers, const char **extra_gateway_args)
     self->db = zsys_sprintf ("%s/docusnap.db", self->dir);
     char *data_dir = zsys_sprintf ("--data-dir=%s", self->dir);
 
-    const char *sink_args [] = {data_dir,
-        "--events-endpoint=tcp://127.0.0.1:*", NULL};
+    const char *sink_args [] = {data_dir, "--events-endpoint=tcp://127.0.0.1:*",
+                                NULL};
     char *text = s_start (self, "docusnap-sink", "sink", sink_args);
     char *events = s_value (text, "events");
     zstr_free (&text);
 
-    const char *ventilator_args [] = {data_dir,
-        "--queue-endpoint=tcp://127.0.0.1:*",
+    const char *ventilator_args [] = {
+        data_dir, "--queue-endpoint=tcp://127.0.0.1:*",
         "--dispatch-endpoint=tcp://127.0.0.1:*", NULL};
-    text = s_start (self, "docusnap-ventilator", "ventilator",
-                    ventilator_args);
+    text = s_start (self, "docusnap-ventilator", "ventilator", ventilator_args);
     char *queue = s_value (text, "queue");
     char *dispatch = s_value (text, "dispatch");
     zstr_free (&text);
@@ -186,14 +186,14 @@ th_harness_destroy (th_harness_t **self_p)
         int status = 0;
         pid_t done;
         while ((done = waitpid (proc->pid, &status, WNOHANG)) == 0
-           &&  zclock_mono () < deadline)
+               && zclock_mono () < deadline)
             zclock_sleep (10);
         if (done == 0) {
             kill (proc->pid, SIGKILL);
             waitpid (proc->pid, &status, 0);
         }
         TH_CHECK (done == proc->pid && WIFEXITED (status)
-                  && WEXITSTATUS (status) == 0,
+                      && WEXITSTATUS (status) == 0,
                   "%s did not stop cleanly on SIGTERM (status %d); see %s",
                   proc->name, status, proc->log_file);
         zstr_free (&proc->name);
@@ -275,8 +275,12 @@ s_perform (CURL *curl, char **response)
 //  An HTTP request
 
 long
-th_http (const char *method, const char *url, const char *content_type,
-         const void *body, size_t size, char **response)
+th_http (const char *method,
+         const char *url,
+         const char *content_type,
+         const void *body,
+         size_t size,
+         char **response)
 {
     CURL *curl = curl_easy_init ();
     curl_easy_setopt (curl, CURLOPT_URL, url);
@@ -291,8 +295,7 @@ th_http (const char *method, const char *url, const char *content_type,
     curl_easy_setopt (curl, CURLOPT_HTTPHEADER, headers);
     if (body) {
         curl_easy_setopt (curl, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt (curl, CURLOPT_POSTFIELDSIZE_LARGE,
-                          (curl_off_t) size);
+        curl_easy_setopt (curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) size);
     }
     long status = s_perform (curl, response);
     curl_slist_free_all (headers);
@@ -305,7 +308,9 @@ th_http (const char *method, const char *url, const char *content_type,
 //  Multipart POST
 
 long
-th_http_multipart (const char *url, const char **paths, const char **fields,
+th_http_multipart (const char *url,
+                   const char **paths,
+                   const char **fields,
                    char **response)
 {
     CURL *curl = curl_easy_init ();
@@ -348,11 +353,11 @@ th_wait_terminal (th_harness_t *self, const char *task_id, int64_t timeout_ms)
                   response);
         status = json_loads (response, 0, NULL);
         zstr_free (&response);
-        const char *state = json_string_value (json_object_get (status,
-                                                               "status"));
+        const char *state =
+            json_string_value (json_object_get (status, "status"));
         TH_CHECK (state, "status has no state");
         if (streq (state, "completed") || streq (state, "error")
-        ||  streq (state, "cancelled"))
+            || streq (state, "cancelled"))
             break;
         json_decref (status);
         status = NULL;
@@ -370,7 +375,7 @@ char *
 th_fixture_path (const char *name)
 {
     const char *dir = getenv ("DS_FIXTURES");
-    return zsys_sprintf ("%s/%s", dir? dir: "fixtures", name);
+    return zsys_sprintf ("%s/%s", dir ? dir : "fixtures", name);
 }
 
 zchunk_t *
@@ -386,13 +391,13 @@ th_fixture (const char *name)
 char *
 th_images_body (const char **fixtures, const char *extra)
 {
-    json_t *body = extra? json_loads (extra, 0, NULL): json_object ();
+    json_t *body = extra ? json_loads (extra, 0, NULL) : json_object ();
     TH_CHECK (body, "bad extra JSON %s", extra);
     json_t *images = json_array ();
     for (const char **name = fixtures; *name; name++) {
         zchunk_t *chunk = th_fixture (*name);
-        char *encoded = ds_util_base64_encode (zchunk_data (chunk),
-                                               zchunk_size (chunk));
+        char *encoded =
+            ds_util_base64_encode (zchunk_data (chunk), zchunk_size (chunk));
         json_array_append_new (images, json_string (encoded));
         zstr_free (&encoded);
         zchunk_destroy (&chunk);
@@ -412,12 +417,12 @@ th_submit (th_harness_t *self, const char *type, const char *body)
                          &response);
     TH_CHECK (code == 202, "submit %s: HTTP %ld %s", type, code, response);
     json_t *accepted = json_loads (response, 0, NULL);
-    const char *task_id = json_string_value (json_object_get (accepted,
-                                                             "task_id"));
-    TH_CHECK (task_id && ds_util_is_uuid (task_id), "no task id: %s",
-              response);
+    const char *task_id =
+        json_string_value (json_object_get (accepted, "task_id"));
+    TH_CHECK (task_id && ds_util_is_uuid (task_id), "no task id: %s", response);
     TH_CHECK (streq (json_string_value (json_object_get (accepted, "status")),
-                     "pending"), "not pending: %s", response);
+                     "pending"),
+              "not pending: %s", response);
     char *copy = strdup (task_id);
     json_decref (accepted);
     zstr_free (&response);
@@ -450,17 +455,18 @@ s_check_document (json_t *result)
     TH_CHECK (json_is_array (related), "related");
     json_array_foreach (related, index, item)
         TH_CHECK (json_is_string (json_object_get (item, "type"))
-                  && json_is_string (json_object_get (item, "value")),
+                      && json_is_string (json_object_get (item, "value")),
                   "related[%zu]", index);
     json_t *pages = json_object_get (result, "pages");
     TH_CHECK (json_is_array (pages) && json_array_size (pages) > 0, "pages");
-    json_array_foreach (pages, index, item) {
+    json_array_foreach (pages, index, item)
+    {
         TH_CHECK (json_is_string (json_object_get (item, "text")),
                   "pages[%zu].text", index);
         json_t *confidence = json_object_get (item, "confidence");
         TH_CHECK (json_is_integer (confidence)
-                  && json_integer_value (confidence) >= 0
-                  && json_integer_value (confidence) <= 100,
+                      && json_integer_value (confidence) >= 0
+                      && json_integer_value (confidence) <= 100,
                   "pages[%zu].confidence", index);
     }
 }
@@ -469,10 +475,11 @@ void
 th_check_result (const char *type, json_t *result)
 {
     TH_CHECK (json_is_object (result), "result is not an object");
-    const char *extractor = json_string_value (json_object_get (result,
-                                                               "extractor"));
-    TH_CHECK (extractor && (streq (extractor, "offline")
-                            || streq (extractor, "llm")), "extractor");
+    const char *extractor =
+        json_string_value (json_object_get (result, "extractor"));
+    TH_CHECK (extractor
+                  && (streq (extractor, "offline") || streq (extractor, "llm")),
+              "extractor");
     if (streq (type, "document") || streq (type, "form"))
         s_check_document (result);
     if (streq (type, "form")) {
@@ -488,18 +495,20 @@ th_check_result (const char *type, json_t *result)
         TH_CHECK (json_is_object (fields), "fields");
         const char *name;
         json_t *entry;
-        json_object_foreach (fields, name, entry) {
+        json_object_foreach (fields, name, entry)
+        {
             TH_CHECK (json_object_get (entry, "value"), "%s.value", name);
             json_t *source = json_object_get (entry, "source");
             TH_CHECK (source, "%s.source", name);
             if (!json_is_null (source)) {
-                const char *kind = json_string_value (json_object_get (
-                    source, "type"));
-                TH_CHECK (kind && (streq (kind, "document")
-                                   || streq (kind, "form")),
-                          "%s.source.type", name);
-                TH_CHECK (json_is_string (json_object_get (source,
-                          "resource_id")), "%s.source.resource_id", name);
+                const char *kind =
+                    json_string_value (json_object_get (source, "type"));
+                TH_CHECK (
+                    kind && (streq (kind, "document") || streq (kind, "form")),
+                    "%s.source.type", name);
+                TH_CHECK (
+                    json_is_string (json_object_get (source, "resource_id")),
+                    "%s.source.resource_id", name);
             }
         }
     }

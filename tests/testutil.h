@@ -19,78 +19,71 @@
 typedef struct _th_harness_t th_harness_t;
 
 //  Check a condition; on failure print where and why, and exit 1
-#define TH_CHECK(cond, ...) \
-    do { \
-        if (!(cond)) { \
-            fprintf (stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-            fprintf (stderr, __VA_ARGS__); \
-            fprintf (stderr, "\n"); \
-            exit (1); \
-        } \
+#define TH_CHECK(cond, ...)                                                    \
+    do {                                                                       \
+        if (!(cond)) {                                                         \
+            fprintf (stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);   \
+            fprintf (stderr, __VA_ARGS__);                                     \
+            fprintf (stderr, "\n");                                            \
+            exit (1);                                                          \
+        }                                                                      \
     } while (0)
 
 //  Start sink, ventilator, gateway and `workers` workers for test `name`.
 //  extra_gateway_args is a NULL-terminated list of extra gateway flags
 //  (or NULL). Exits 77 (skip) if the binaries are missing.
 th_harness_t *
-    th_harness_new (const char *name, int workers,
-                    const char **extra_gateway_args);
+th_harness_new (const char *name, int workers, const char **extra_gateway_args);
 
 //  Stop every service with SIGTERM; checks each exits 0 within 30 s.
-void
-    th_harness_destroy (th_harness_t **self_p);
+void th_harness_destroy (th_harness_t **self_p);
 
 //  Base URL of the gateway, e.g. "http://127.0.0.1:41234"
-const char *
-    th_harness_url (th_harness_t *self);
+const char *th_harness_url (th_harness_t *self);
 
 //  Path of the SQLite database
-const char *
-    th_harness_db (th_harness_t *self);
+const char *th_harness_db (th_harness_t *self);
 
 //  True if every service process is still running
-bool
-    th_harness_alive (th_harness_t *self);
+bool th_harness_alive (th_harness_t *self);
 
 //  An HTTP request. content_type may be NULL. Returns the status (0 on a
 //  transport error); *response is set to a new string the caller frees.
-long
-    th_http (const char *method, const char *url, const char *content_type,
-             const void *body, size_t size, char **response);
+long th_http (const char *method,
+              const char *url,
+              const char *content_type,
+              const void *body,
+              size_t size,
+              char **response);
 
 //  POST multipart/form-data with the given files as "images" parts and
 //  optional extra text fields ("name=value", NULL-terminated).
-long
-    th_http_multipart (const char *url, const char **paths,
-                       const char **fields, char **response);
+long th_http_multipart (const char *url,
+                        const char **paths,
+                        const char **fields,
+                        char **response);
 
 //  Poll the task until it reaches a terminal state or timeout_ms passes;
 //  returns the status JSON (caller decrefs), or NULL on timeout.
 json_t *
-    th_wait_terminal (th_harness_t *self, const char *task_id,
-                      int64_t timeout_ms);
+th_wait_terminal (th_harness_t *self, const char *task_id, int64_t timeout_ms);
 
 //  Read a fixture file (DS_FIXTURES/name) into a new chunk; exits on error.
-zchunk_t *
-    th_fixture (const char *name);
+zchunk_t *th_fixture (const char *name);
 
 //  Path of a fixture; caller frees.
-char *
-    th_fixture_path (const char *name);
+char *th_fixture_path (const char *name);
 
 //  A JSON body {"images": [<base64 of fixtures>...]} plus extra members
 //  (a JSON object text or NULL); caller frees.
-char *
-    th_images_body (const char **fixtures, const char *extra);
+char *th_images_body (const char **fixtures, const char *extra);
 
 //  Submit a JSON body to /api/process_<type>; checks the answer is 202
 //  with a task id and Location, returns the task id (caller frees).
-char *
-    th_submit (th_harness_t *self, const char *type, const char *body);
+char *th_submit (th_harness_t *self, const char *type, const char *body);
 
 //  Check a result object against the schema of its task type
 //  (docs/RESULTS.md); exits with the reason if it does not match.
-void
-    th_check_result (const char *type, json_t *result);
+void th_check_result (const char *type, json_t *result);
 
 #endif

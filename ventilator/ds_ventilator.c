@@ -20,17 +20,17 @@
 //  Structure of the actor's state
 
 typedef struct {
-    zsock_t *pipe;              //  actor pipe
-    zsock_t *intake;            //  PULL, bound: QUEUE from gateways
-    zsock_t *dispatch;          //  PUSH, bound: TASK to workers
-    ds_store_t *store;          //  task store, read only here
-    ds_proto_t *message;        //  reusable decoded message
+    zsock_t *pipe;                         //  actor pipe
+    zsock_t *intake;                       //  PULL, bound: QUEUE from gateways
+    zsock_t *dispatch;                     //  PUSH, bound: TASK to workers
+    ds_store_t *store;                     //  task store, read only here
+    ds_proto_t *message;                   //  reusable decoded message
     zlistx_t *levels [VENTILATOR_LEVELS];  //  task ids (char *) per priority
-    zhashx_t *queued;           //  task ids in the queue, for dedupe
-    size_t size;                //  ids in all levels
-    bool verbose;               //  log each dispatch
-    uint64_t dispatched;        //  TASKs sent
-    uint64_t rejected;          //  malformed frames
+    zhashx_t *queued;                      //  task ids in the queue, for dedupe
+    size_t size;                           //  ids in all levels
+    bool verbose;                          //  log each dispatch
+    uint64_t dispatched;                   //  TASKs sent
+    uint64_t rejected;                     //  malformed frames
 } ventilator_t;
 
 
@@ -56,8 +56,7 @@ s_dequeue (ventilator_t *self)
 {
     for (int level = DS_PROTO_MAX_PRIORITY; level >= 0; level--)
         if (zlistx_size (self->levels [level])) {
-            char *task_id = (char *) zlistx_detach (self->levels [level],
-                                                     NULL);
+            char *task_id = (char *) zlistx_detach (self->levels [level], NULL);
             zhashx_delete (self->queued, task_id);
             self->size--;
             return task_id;
@@ -76,14 +75,16 @@ s_intake (ventilator_t *self)
     while ((msg = zmsg_recv (self->intake))) {  //  rcvtimeo is 0
         zframe_t *frame = zmsg_first (msg);
         if (zmsg_size (msg) != 1
-        ||  ds_proto_decode (self->message, zframe_data (frame),
-                             zframe_size (frame))
-        ||  ds_proto_type (self->message) != DS_PROTO_QUEUE) {
+            || ds_proto_decode (self->message, zframe_data (frame),
+                                zframe_size (frame))
+            || ds_proto_type (self->message) != DS_PROTO_QUEUE) {
             char sample [DS_UTIL_SAMPLE + 1];
             ds_util_sample (zframe_data (frame), zframe_size (frame), sample);
             zsys_warning ("ds_ventilator: BAD-FRAME reason=\"%s\" "
-                          "sample=\"%s\"", ds_proto_type (self->message)?
-                          "not a QUEUE": ds_proto_reason (self->message),
+                          "sample=\"%s\"",
+                          ds_proto_type (self->message)
+                              ? "not a QUEUE"
+                              : ds_proto_reason (self->message),
                           sample);
             self->rejected++;
         }
@@ -114,16 +115,15 @@ s_dispatch (ventilator_t *self)
             self->dispatched++;
             if (self->verbose)
                 zsys_debug ("ds_ventilator: DISPATCHED task=%s priority=%d "
-                            "attempt=%d queued=%zu", task_id,
-                            ds_proto_priority (task), ds_proto_attempt (task),
-                            self->size);
+                            "attempt=%d queued=%zu",
+                            task_id, ds_proto_priority (task),
+                            ds_proto_attempt (task), self->size);
         }
         else {
             //  The socket filled up after all: put the task back in front
             zframe_destroy (&frame);
             zhashx_insert (self->queued, task_id, (void *) "");
-            zlistx_add_start (self->levels [ds_proto_priority (task)],
-                              task_id);
+            zlistx_add_start (self->levels [ds_proto_priority (task)], task_id);
             self->size++;
         }
         ds_proto_destroy (&task);
@@ -144,10 +144,9 @@ s_command (ventilator_t *self)
     int rc = 0;
     if (streq (command, "$TERM"))
         rc = -1;
-    else
-    if (streq (command, "STATS"))
-        zsock_send (self->pipe, "888", (uint64_t) self->size,
-                    self->dispatched, self->rejected);
+    else if (streq (command, "STATS"))
+        zsock_send (self->pipe, "888", (uint64_t) self->size, self->dispatched,
+                    self->rejected);
     else
         zsys_warning ("ds_ventilator: BAD-COMMAND command=%s", command);
     zstr_free (&command);
@@ -184,7 +183,7 @@ s_run (ventilator_t *self)
     };
     while (true) {
         //  Watch the worker socket only while there is work for it
-        int count = self->size? 3: 2;
+        int count = self->size ? 3 : 2;
         if (zmq_poll (items, count, -1) == -1) {
             if (zmq_errno () == EINTR)
                 continue;
@@ -214,10 +213,10 @@ ds_ventilator (zsock_t *pipe, void *args)
 
     for (int level = 0; level < VENTILATOR_LEVELS; level++) {
         self.levels [level] = zlistx_new ();
-        zlistx_set_duplicator (self.levels [level], (zlistx_duplicator_fn *)
-                               strdup);
-        zlistx_set_destructor (self.levels [level], (zlistx_destructor_fn *)
-                               zstr_free);
+        zlistx_set_duplicator (self.levels [level],
+                               (zlistx_duplicator_fn *) strdup);
+        zlistx_set_destructor (self.levels [level],
+                               (zlistx_destructor_fn *) zstr_free);
     }
     self.queued = zhashx_new ();
     self.message = ds_proto_new (0);
@@ -231,14 +230,14 @@ ds_ventilator (zsock_t *pipe, void *args)
     zsock_set_maxmsgsize (self.dispatch, DS_PROTO_MAX_FRAME);
 
     char *db_path = ds_service_db_path (config);
-    self.store = db_path? ds_store_new (db_path): NULL;
+    self.store = db_path ? ds_store_new (db_path) : NULL;
     bool started = false;
     if (!self.store)
         ds_service_failed (pipe, "cannot open the database");
-    else
-    if (s_bind (pipe, self.intake, ds_config_get (config, "queue-endpoint"))
-    ||  s_bind (pipe, self.dispatch,
-                ds_config_get (config, "dispatch-endpoint")))
+    else if (s_bind (pipe, self.intake,
+                     ds_config_get (config, "queue-endpoint"))
+             || s_bind (pipe, self.dispatch,
+                        ds_config_get (config, "dispatch-endpoint")))
         ;
     else {
         started = true;
@@ -252,20 +251,20 @@ ds_ventilator (zsock_t *pipe, void *args)
         }
         zlistx_destroy (&pending);
 
-        char *queue_line = zsys_sprintf ("queue=%s",
-                                         zsock_endpoint (self.intake));
-        char *dispatch_line = zsys_sprintf ("dispatch=%s",
-                                            zsock_endpoint (self.dispatch));
+        char *queue_line =
+            zsys_sprintf ("queue=%s", zsock_endpoint (self.intake));
+        char *dispatch_line =
+            zsys_sprintf ("dispatch=%s", zsock_endpoint (self.dispatch));
         const char *lines [] = {queue_line, dispatch_line, NULL};
         ds_service_ready (pipe, lines);
-        zsys_info ("ds_ventilator: STARTED db=%s %s %s recovered=%zu",
-                   db_path, queue_line, dispatch_line, self.size);
+        zsys_info ("ds_ventilator: STARTED db=%s %s %s recovered=%zu", db_path,
+                   queue_line, dispatch_line, self.size);
         zstr_free (&queue_line);
         zstr_free (&dispatch_line);
         s_run (&self);
         zsys_info ("ds_ventilator: STOPPED dispatched=%" PRIu64
-                   " queued=%zu rejected=%" PRIu64, self.dispatched,
-                   self.size, self.rejected);
+                   " queued=%zu rejected=%" PRIu64,
+                   self.dispatched, self.size, self.rejected);
     }
     //  Queued ids are still pending in the store: nothing is lost
     zsock_set_linger (self.dispatch, 0);
@@ -297,10 +296,10 @@ ds_ventilator_test (bool verbose)
         printf ("\n");
 
     //  @selftest
-    char *data_dir = zsys_sprintf ("/tmp/ds_ventilator_test.%d",
-                                   (int) getpid ());
-    ds_config_t *config = ds_config_new ("ventilator", DS_ROLE_VENTILATOR,
-                                         "test");
+    char *data_dir =
+        zsys_sprintf ("/tmp/ds_ventilator_test.%d", (int) getpid ());
+    ds_config_t *config =
+        ds_config_new ("ventilator", DS_ROLE_VENTILATOR, "test");
     ds_config_set (config, "data-dir", data_dir);
     ds_config_set (config, "queue-endpoint", "tcp://127.0.0.1:*");
     ds_config_set (config, "dispatch-endpoint", "tcp://127.0.0.1:*");
@@ -309,12 +308,15 @@ ds_ventilator_test (bool verbose)
     assert (store);
     //  Three tasks already pending, as after a restart
     zchunk_t *image = zchunk_new ("img", 3);
-    assert (ds_store_insert_task (store, "low", "document", 1, &image, 1,
-                                  NULL, NULL) == 0);
-    assert (ds_store_insert_task (store, "urgent", "form", 9, &image, 1,
-                                  NULL, NULL) == 0);
+    assert (ds_store_insert_task (store, "low", "document", 1, &image, 1, NULL,
+                                  NULL)
+            == 0);
+    assert (
+        ds_store_insert_task (store, "urgent", "form", 9, &image, 1, NULL, NULL)
+        == 0);
     assert (ds_store_insert_task (store, "normal", "document", 5, &image, 1,
-                                  NULL, NULL) == 0);
+                                  NULL, NULL)
+            == 0);
     zchunk_destroy (&image);
 
     zactor_t *ventilator = zactor_new (ds_ventilator, config);
@@ -349,8 +351,9 @@ ds_ventilator_test (bool verbose)
     assert (zsock_connect (gateway, "%s", queue_line + 6) == 0);
     zstr_send (gateway, "not msgpack");
     image = zchunk_new ("img", 3);
-    assert (ds_store_insert_task (store, "late", "document", 2, &image, 1,
-                                  NULL, NULL) == 0);
+    assert (ds_store_insert_task (store, "late", "document", 2, &image, 1, NULL,
+                                  NULL)
+            == 0);
     zchunk_destroy (&image);
     ds_proto_t *queue = ds_proto_new (DS_PROTO_QUEUE);
     ds_proto_set_task_id (queue, "late");

@@ -19,12 +19,10 @@ extern "C" {
 //  The ventilator actor; args is the borrowed ds_config_t *.
 //  Pipe commands: $TERM; "STATS" answers queued, dispatched, rejected
 //  as three uint64 ("888").
-void
-    ds_ventilator (zsock_t *pipe, void *args);
+void ds_ventilator (zsock_t *pipe, void *args);
 
 //  Self test of this class
-void
-    ds_ventilator_test (bool verbose);
+void ds_ventilator_test (bool verbose);
 
 #ifdef __cplusplus
 }

@@ -19,8 +19,8 @@
 //  Structure of our class
 
 struct _ds_ocr_t {
-    TessBaseAPI *api;           //  the engine
-    char error [OCR_ERROR_MAX]; //  why the last page failed
+    TessBaseAPI *api;            //  the engine
+    char error [OCR_ERROR_MAX];  //  why the last page failed
 };
 
 
@@ -37,10 +37,10 @@ ds_ocr_new (const char *lang, const char *tessdata)
     assert (self->api);
     //  Tesseract writes diagnostics to stderr unless told otherwise
     TessBaseAPISetVariable (self->api, "debug_file", "/dev/null");
-    if (TessBaseAPIInit3 (self->api, tessdata && *tessdata? tessdata: NULL,
+    if (TessBaseAPIInit3 (self->api, tessdata && *tessdata ? tessdata : NULL,
                           lang)) {
         zsys_error ("ds_ocr: INIT-FAIL lang=%s tessdata=%s", lang,
-                    tessdata && *tessdata? tessdata: "(default)");
+                    tessdata && *tessdata ? tessdata : "(default)");
         ds_ocr_destroy (&self);
         return NULL;
     }
@@ -71,8 +71,8 @@ ds_ocr_destroy (ds_ocr_t **self_p)
 //  Read one page
 
 int
-ds_ocr_page (ds_ocr_t *self, const void *data, size_t size, char **text,
-             int *confidence)
+ds_ocr_page (
+    ds_ocr_t *self, const void *data, size_t size, char **text, int *confidence)
 {
     assert (self);
     self->error [0] = 0;
@@ -103,14 +103,14 @@ ds_ocr_page (ds_ocr_t *self, const void *data, size_t size, char **text,
             assert (*text);
             TessDeleteText (utf8);
             int mean = TessBaseAPIMeanTextConf (self->api);
-            *confidence = mean < 0? 0: mean;
+            *confidence = mean < 0 ? 0 : mean;
             rc = 0;
         }
     }
     if (rc)
         snprintf (self->error, sizeof (self->error),
-                  "tesseract could not read the %dx%d %s image", width,
-                  height, format);
+                  "tesseract could not read the %dx%d %s image", width, height,
+                  format);
     TessBaseAPIClear (self->api);
     pixDestroy (&pix);
     return rc;
@@ -140,7 +140,7 @@ ds_ocr_actor (zsock_t *pipe, void *args)
     ds_ocr_t *ocr = ds_ocr_new (settings, tessdata);
     zstr_free (&settings);
     zsock_signal (pipe, 0);
-    zstr_send (pipe, ocr? "READY": "FAILED");
+    zstr_send (pipe, ocr ? "READY" : "FAILED");
 
     while (true) {
         char *command = NULL;
@@ -156,11 +156,13 @@ ds_ocr_actor (zsock_t *pipe, void *args)
         if (streq (command, "PAGE")) {
             char *text = NULL;
             int confidence = 0;
-            int rc = ocr? ds_ocr_page (ocr, data, (size_t) size, &text,
-                                       &confidence): -1;
+            int rc =
+                ocr ? ds_ocr_page (ocr, data, (size_t) size, &text, &confidence)
+                    : -1;
             zsock_send (pipe, "s44isi", "DONE", slot, page, rc,
-                        rc == 0? text: ocr? ds_ocr_error (ocr)
-                                          : "the OCR engine did not load",
+                        rc == 0 ? text
+                        : ocr   ? ds_ocr_error (ocr)
+                                : "the OCR engine did not load",
                         confidence);
             zstr_free (&text);
         }
@@ -205,12 +207,13 @@ ds_ocr_test (bool verbose)
 
     //  A rendered page reads back its words
     const char *fixtures = getenv ("DS_FIXTURES");
-    char *path = zsys_sprintf ("%s/invoice.png", fixtures? fixtures: ".");
+    char *path = zsys_sprintf ("%s/invoice.png", fixtures ? fixtures : ".");
     zfile_t *file = zfile_new (NULL, path);
     if (file && zfile_input (file) == 0) {
         zchunk_t *chunk = zfile_read (file, zfile_cursize (file), 0);
         assert (ds_ocr_page (ocr, zchunk_data (chunk), zchunk_size (chunk),
-                             &text, &confidence) == 0);
+                             &text, &confidence)
+                == 0);
         if (verbose)
             printf ("confidence=%d text=%s\n", confidence, text);
         assert (strstr (text, "INVOICE"));

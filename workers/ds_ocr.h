@@ -18,36 +18,33 @@ extern "C" {
 //  Create an engine for lang ("eng", "eng+deu") with tessdata directory
 //  (NULL or "" for tesseract's default). Returns NULL, logged, if the
 //  language data cannot be loaded.
-ds_ocr_t *
-    ds_ocr_new (const char *lang, const char *tessdata);
+ds_ocr_t *ds_ocr_new (const char *lang, const char *tessdata);
 
 //  Destroy the engine
-void
-    ds_ocr_destroy (ds_ocr_t **self_p);
+void ds_ocr_destroy (ds_ocr_t **self_p);
 
 //  Read one page from encoded image bytes (PNG, JPEG, TIFF, ...). On
 //  success returns 0, sets *text to a new string the caller frees and
 //  *confidence to the mean word confidence (0..100). Returns -1 if the
 //  image cannot be decoded or read; ds_ocr_error says why.
-int
-    ds_ocr_page (ds_ocr_t *self, const void *data, size_t size, char **text,
+int ds_ocr_page (ds_ocr_t *self,
+                 const void *data,
+                 size_t size,
+                 char **text,
                  int *confidence);
 
 //  Why the last ds_ocr_page failed
-const char *
-    ds_ocr_error (ds_ocr_t *self);
+const char *ds_ocr_error (ds_ocr_t *self);
 
 //  OCR thread. args is a borrowed "lang\ntessdata" string. Signals 0 once
 //  its engine is loaded, or -1 if it could not be. Pipe commands:
 //    "PAGE" slot:4 page:4 data:p size:8  (data is borrowed until DONE)
 //  answered with
 //    "DONE" slot:4 page:4 rc:i text:s confidence:i (text = error if rc -1)
-void
-    ds_ocr_actor (zsock_t *pipe, void *args);
+void ds_ocr_actor (zsock_t *pipe, void *args);
 
 //  Self test of this class
-void
-    ds_ocr_test (bool verbose);
+void ds_ocr_test (bool verbose);
 
 #ifdef __cplusplus
 }

@@ -11,14 +11,14 @@
 
 #include "ds_worker_classes.h"
 
-#define RULES_LABEL_MAX 48      //  longest label, bytes
-#define RULES_LABEL_WORDS 6     //  most words in a label
-#define RULES_TITLE_MAX 120     //  longest title, bytes
-#define RULES_BLANK_RUN 3       //  "___" or "..." marks a blank
+#define RULES_LABEL_MAX 48   //  longest label, bytes
+#define RULES_LABEL_WORDS 6  //  most words in a label
+#define RULES_TITLE_MAX 120  //  longest title, bytes
+#define RULES_BLANK_RUN 3    //  "___" or "..." marks a blank
 
 typedef struct {
-    const char *type;           //  entity type
-    const char *pattern;        //  POSIX extended regex
+    const char *type;     //  entity type
+    const char *pattern;  //  POSIX extended regex
 } entity_rule_t;
 
 #define MONTHS "(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*"
@@ -38,17 +38,17 @@ static const entity_rule_t s_entity_rules [] = {
 #define ENTITY_RULES (sizeof (s_entity_rules) / sizeof (s_entity_rules [0]))
 
 static const char *s_tag_words [] = {
-    "invoice", "receipt", "contract", "agreement", "statement", "letter",
-    "certificate", "passport", "license", "licence", "application", "form",
-    "report", "order", "delivery", "insurance", "tax", "bank", "medical",
-    "prescription", "ticket", "bill", "quote", "quotation", "payslip",
-    "resume", "notes", NULL
-};
+    "invoice",     "receipt",     "contract", "agreement", "statement",
+    "letter",      "certificate", "passport", "license",   "licence",
+    "application", "form",        "report",   "order",     "delivery",
+    "insurance",   "tax",         "bank",     "medical",   "prescription",
+    "ticket",      "bill",        "quote",    "quotation", "payslip",
+    "resume",      "notes",       NULL};
 
 //  Structure of our class
 
 struct _ds_rules_t {
-    regex_t entities [ENTITY_RULES];    //  compiled entity patterns
+    regex_t entities [ENTITY_RULES];  //  compiled entity patterns
 };
 
 
@@ -63,7 +63,7 @@ ds_rules_new (void)
     for (size_t rule_nbr = 0; rule_nbr < ENTITY_RULES; rule_nbr++) {
         int rc = regcomp (&self->entities [rule_nbr],
                           s_entity_rules [rule_nbr].pattern, REG_EXTENDED);
-        assert (rc == 0);       //  the patterns are ours, not input
+        assert (rc == 0);  //  the patterns are ours, not input
     }
     return self;
 }
@@ -107,9 +107,8 @@ s_is_blank (const char *start, const char *end)
 {
     for (const char *scan = start; scan < end; scan++) {
         if (end - scan >= 3 && memcmp (scan, "\xe2\x80\x94", 3) == 0)
-            scan += 2;          //  U+2014 em dash counts as a mark
-        else
-        if (!strchr ("_.-~ \t|", *scan))
+            scan += 2;  //  U+2014 em dash counts as a mark
+        else if (!strchr ("_.-~ \t|", *scan))
             return false;
     }
     return true;
@@ -125,7 +124,7 @@ s_blank_run (const char *start, const char *end)
     for (const char *scan = start; scan + RULES_BLANK_RUN <= end; scan++) {
         int run = 0;
         while (run < RULES_BLANK_RUN && (scan [run] == '_' || scan [run] == '.')
-           &&  scan [run] == *scan)
+               && scan [run] == *scan)
             run++;
         if (run == RULES_BLANK_RUN)
             return scan;
@@ -142,9 +141,9 @@ s_separator (const char *start, const char *end)
 {
     for (const char *scan = start; scan < end; scan++)
         if (*scan == ':'
-        &&  !(scan > start && scan + 1 < end
-              && isdigit ((unsigned char) scan [-1])
-              && isdigit ((unsigned char) scan [1])))
+            && !(scan > start && scan + 1 < end
+                 && isdigit ((unsigned char) scan [-1])
+                 && isdigit ((unsigned char) scan [1])))
             return scan;
     return NULL;
 }
@@ -159,7 +158,7 @@ s_is_label (const char *start, const char *end)
 {
     size_t length = (size_t) (end - start);
     if (length == 0 || length > RULES_LABEL_MAX
-    ||  !isalpha ((unsigned char) *start))
+        || !isalpha ((unsigned char) *start))
         return false;
     int words = 1;
     for (const char *scan = start; scan < end; scan++) {
@@ -173,8 +172,12 @@ s_is_label (const char *start, const char *end)
 
 
 //  Callback for each labelled line: label [start, end), value [start, end)
-typedef void (line_fn) (void *arg, const char *label, size_t label_size,
-                        const char *value, size_t value_size, bool blank);
+typedef void (line_fn) (void *arg,
+                        const char *label,
+                        size_t label_size,
+                        const char *value,
+                        size_t value_size,
+                        bool blank);
 
 
 //  --------------------------------------------------------------------------
@@ -193,7 +196,7 @@ s_each_field (const char *text, line_fn *fn, void *arg)
         s_trim (&start, &end);
         const char *colon = s_separator (start, end);
         const char *label_end = colon;
-        const char *value = colon? colon + 1: NULL;
+        const char *value = colon ? colon + 1 : NULL;
         if (!colon) {
             //  "Label ____": a run of blank marks after the label
             const char *marks = s_blank_run (start, end);
@@ -213,7 +216,7 @@ s_each_field (const char *text, line_fn *fn, void *arg)
                     (size_t) (value_end - value_start), blank);
             }
         }
-        line = *line_end? line_end + 1: NULL;
+        line = *line_end ? line_end + 1 : NULL;
     }
 }
 
@@ -222,8 +225,12 @@ s_each_field (const char *text, line_fn *fn, void *arg)
 //  Collect a pair into a JSON object
 
 static void
-s_add_pair (void *arg, const char *label, size_t label_size,
-            const char *value, size_t value_size, bool blank)
+s_add_pair (void *arg,
+            const char *label,
+            size_t label_size,
+            const char *value,
+            size_t value_size,
+            bool blank)
 {
     if (blank)
         return;
@@ -236,7 +243,7 @@ s_add_pair (void *arg, const char *label, size_t label_size,
     }
     json_t *string = json_stringn (value, value_size);
     //  OCR text that is not valid UTF-8 is kept as a placeholder
-    json_object_set_new (pairs, unique, string? string: json_string (""));
+    json_object_set_new (pairs, unique, string ? string : json_string (""));
     zstr_free (&unique);
     zstr_free (&key);
 }
@@ -259,8 +266,12 @@ ds_rules_pairs (ds_rules_t *self, const char *text)
 //  Collect a blank label into a JSON array
 
 static void
-s_add_blank (void *arg, const char *label, size_t label_size,
-             const char *value, size_t value_size, bool blank)
+s_add_blank (void *arg,
+             const char *label,
+             size_t label_size,
+             const char *value,
+             size_t value_size,
+             bool blank)
 {
     (void) value;
     (void) value_size;
@@ -312,8 +323,10 @@ ds_rules_entities (ds_rules_t *self, const char *text)
         const char *type = s_entity_rules [rule_nbr].type;
         const char *scan = text;
         regmatch_t match;
-        while (*scan && regexec (&self->entities [rule_nbr], scan, 1, &match,
-                                 scan == text? 0: REG_NOTBOL) == 0) {
+        while (*scan
+               && regexec (&self->entities [rule_nbr], scan, 1, &match,
+                           scan == text ? 0 : REG_NOTBOL)
+                      == 0) {
             if (match.rm_eo <= match.rm_so) {
                 scan++;
                 continue;
@@ -332,8 +345,9 @@ ds_rules_entities (ds_rules_t *self, const char *text)
                 zhashx_insert (seen, value, (void *) type);
                 json_t *string = json_string (value);
                 if (string)
-                    json_array_append_new (entities, json_pack (
-                        "{s:s, s:o}", "type", type, "value", string));
+                    json_array_append_new (entities,
+                                           json_pack ("{s:s, s:o}", "type",
+                                                      type, "value", string));
             }
             zstr_free (&value);
         }
@@ -370,7 +384,7 @@ ds_rules_title (ds_rules_t *self, const char *text)
             }
             return zsys_sprintf ("%.*s", (int) length, start);
         }
-        line = *line_end? line_end + 1: NULL;
+        line = *line_end ? line_end + 1 : NULL;
     }
     return strdup ("");
 }
@@ -385,8 +399,8 @@ s_has_word (const char *text, const char *word)
     size_t length = strlen (word);
     for (const char *scan = text; *scan; scan++) {
         if (strncasecmp (scan, word, length) == 0
-        &&  (scan == text || !isalpha ((unsigned char) scan [-1]))
-        &&  !isalpha ((unsigned char) scan [length]))
+            && (scan == text || !isalpha ((unsigned char) scan [-1]))
+            && !isalpha ((unsigned char) scan [length]))
             return true;
     }
     return false;
@@ -412,12 +426,13 @@ ds_rules_tags (ds_rules_t *self, const char *text)
 //  Common abbreviations and spellings of label words, and what they mean
 
 static const char *s_synonyms [][2] = {
-    {"no", "number"}, {"nr", "number"}, {"num", "number"}, {"nbr", "number"},
-    {"tel", "phone"}, {"telephone", "phone"}, {"mobile", "phone"},
-    {"dob", "date of birth"}, {"addr", "address"}, {"e mail", "email"},
-    {"mail", "email"}, {"surname", "last name"}, {"forename", "first name"},
-    {NULL, NULL}
-};
+    {"no", "number"},           {"nr", "number"},
+    {"num", "number"},          {"nbr", "number"},
+    {"tel", "phone"},           {"telephone", "phone"},
+    {"mobile", "phone"},        {"dob", "date of birth"},
+    {"addr", "address"},        {"e mail", "email"},
+    {"mail", "email"},          {"surname", "last name"},
+    {"forename", "first name"}, {NULL, NULL}};
 
 
 //  --------------------------------------------------------------------------
@@ -453,11 +468,11 @@ ds_rules_normalize (const char *label)
             bool starts = found == normal || found [-1] == ' ';
             bool ends = found [word_length] == 0 || found [word_length] == ' ';
             if (starts && ends) {
-                char *replaced = zsys_sprintf ("%.*s%s%s",
-                    (int) (found - normal), normal, s_synonyms [pair_nbr][1],
-                    found + word_length);
+                char *replaced = zsys_sprintf (
+                    "%.*s%s%s", (int) (found - normal), normal,
+                    s_synonyms [pair_nbr][1], found + word_length);
                 size_t offset = (size_t) (found - normal)
-                              + strlen (s_synonyms [pair_nbr][1]);
+                                + strlen (s_synonyms [pair_nbr][1]);
                 zstr_free (&normal);
                 normal = replaced;
                 found = normal + offset;
@@ -478,7 +493,7 @@ static bool
 s_word_match (const char *left, const char *right)
 {
     size_t left_length = strlen (left), right_length = strlen (right);
-    size_t shorter = left_length < right_length? left_length: right_length;
+    size_t shorter = left_length < right_length ? left_length : right_length;
     if (left_length == right_length)
         return streq (left, right);
     return shorter >= 2 && strncmp (left, right, shorter) == 0;
@@ -511,10 +526,11 @@ ds_rules_similarity (const char *left, const char *right)
     if (streq (left, right))
         return 1.0;
     char *left_copy = strdup (left), *right_copy = strdup (right);
-    char *left_words [RULES_LABEL_WORDS * 2], *right_words [RULES_LABEL_WORDS * 2];
+    char *left_words [RULES_LABEL_WORDS * 2],
+        *right_words [RULES_LABEL_WORDS * 2];
     size_t left_count = s_split (left_copy, left_words, RULES_LABEL_WORDS * 2);
-    size_t right_count = s_split (right_copy, right_words,
-                                  RULES_LABEL_WORDS * 2);
+    size_t right_count =
+        s_split (right_copy, right_words, RULES_LABEL_WORDS * 2);
     size_t matched = 0;
     for (size_t right_nbr = 0; right_nbr < right_count; right_nbr++)
         for (size_t left_nbr = 0; left_nbr < left_count; left_nbr++)
@@ -526,7 +542,7 @@ ds_rules_similarity (const char *left, const char *right)
     zstr_free (&right_copy);
     size_t total = left_count + right_count - matched;
     //  Slightly below 1.0, so an exact label always ranks first
-    return total? 0.99 * (double) matched / (double) total: 0.0;
+    return total ? 0.99 * (double) matched / (double) total : 0.0;
 }
 
 
@@ -560,25 +576,26 @@ ds_rules_test (bool verbose)
     json_t *pairs = ds_rules_pairs (rules, text);
     if (verbose)
         printf ("%s\n", json_dumps (pairs, JSON_INDENT (2)));
-    assert (streq (json_string_value (json_object_get (pairs,
-                   "Invoice Number")), "INV-2041"));
+    assert (
+        streq (json_string_value (json_object_get (pairs, "Invoice Number")),
+               "INV-2041"));
     assert (streq (json_string_value (json_object_get (pairs, "Customer")),
                    "Acme Corporation"));
     assert (streq (json_string_value (json_object_get (pairs, "Total")),
                    "$1,234.56"));
     assert (streq (json_string_value (json_object_get (pairs, "Date 2")),
                    "2026-12-01"));
-    assert (!json_object_get (pairs, "Full Name"));     //  blank
-    assert (!json_object_get (pairs, "See https"));     //  URL, not a label
+    assert (!json_object_get (pairs, "Full Name"));  //  blank
+    assert (!json_object_get (pairs, "See https"));  //  URL, not a label
     assert (!json_object_get (pairs, "Meeting at 10"));
     json_decref (pairs);
 
     json_t *blanks = ds_rules_blanks (rules, text);
     assert (json_array_size (blanks) == 3);
-    assert (streq (json_string_value (json_array_get (blanks, 0)),
-                   "Full Name"));
-    assert (streq (json_string_value (json_array_get (blanks, 1)),
-                   "Signature"));
+    assert (
+        streq (json_string_value (json_array_get (blanks, 0)), "Full Name"));
+    assert (
+        streq (json_string_value (json_array_get (blanks, 1)), "Signature"));
     assert (streq (json_string_value (json_array_get (blanks, 2)),
                    "Place of birth"));
     json_decref (blanks);
@@ -587,11 +604,13 @@ ds_rules_test (bool verbose)
     char *dump = json_dumps (entities, JSON_COMPACT);
     if (verbose)
         printf ("%s\n", dump);
-    assert (strstr (dump, "{\"type\":\"email\",\"value\":\"billing@acme.example\"}"));
+    assert (strstr (dump,
+                    "{\"type\":\"email\",\"value\":\"billing@acme.example\"}"));
     assert (strstr (dump, "{\"type\":\"date\",\"value\":\"2026-11-30\"}"));
     assert (strstr (dump, "{\"type\":\"date\",\"value\":\"3 March 2026\"}"));
     assert (strstr (dump, "{\"type\":\"amount\",\"value\":\"$1,234.56\"}"));
-    assert (strstr (dump, "{\"type\":\"phone\",\"value\":\"+1 555 010 2030\"}"));
+    assert (
+        strstr (dump, "{\"type\":\"phone\",\"value\":\"+1 555 010 2030\"}"));
     assert (strstr (dump, "{\"type\":\"identifier\",\"value\":\"INV-2041\"}"));
     assert (strstr (dump, "\"url\""));
     assert (!strstr (dump, "{\"type\":\"phone\",\"value\":\"2026-11-30\"}"));

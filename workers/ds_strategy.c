@@ -11,11 +11,7 @@
 #include "ds_worker_classes.h"
 
 static const ds_strategy_t *s_strategies [] = {
-    &ds_strategy_document,
-    &ds_strategy_form,
-    &ds_strategy_form_filling,
-    NULL
-};
+    &ds_strategy_document, &ds_strategy_form, &ds_strategy_form_filling, NULL};
 
 
 //  --------------------------------------------------------------------------
@@ -64,8 +60,9 @@ ds_strategy_test (bool verbose)
                    "APPLICATION FORM"));
     assert (json_is_array (json_object_get (result, "tags")));
     assert (json_is_string (json_object_get (result, "description")));
-    assert (streq (json_string_value (json_object_get (json_object_get (
-                   result, "kv"), "Reference")), "APP-7781"));
+    assert (streq (json_string_value (json_object_get (
+                       json_object_get (result, "kv"), "Reference")),
+                   "APP-7781"));
     assert (json_is_array (json_object_get (result, "related")));
     assert (json_array_size (json_object_get (result, "pages")) == 1);
     assert (streq (json_string_value (json_object_get (result, "extractor")),
@@ -78,8 +75,8 @@ ds_strategy_test (bool verbose)
     assert (result);
     json_t *fields = json_object_get (result, "fields");
     assert (json_array_size (fields) == 2);
-    assert (streq (json_string_value (json_array_get (fields, 0)),
-                   "Full Name"));
+    assert (
+        streq (json_string_value (json_array_get (fields, 0)), "Full Name"));
     json_decref (result);
     json_decref (input.pages);
 
@@ -87,16 +84,15 @@ ds_strategy_test (bool verbose)
     ds_input_t filling = {0};
     filling.rules = rules;
     filling.form = json_pack ("{s:[s,s,s,s]}", "fields", "Full name",
-                              "Date of birth", "Passport No", "Favourite "
+                              "Date of birth", "Passport No",
+                              "Favourite "
                               "colour");
     filling.file_lib = json_pack (
         "{s:[{s:s, s:{s:s, s:s}}, {s:s, s:s}], s:[{s:s, s:{s:s}}]}",
-        "documents",
-            "id", "doc-passport", "kv", "Full Name", "Maria Lopez",
-                                        "Passport Number", "X1234567",
-            "id", "doc-letter", "text", "Date of Birth: 1990-04-12\n",
-        "forms",
-            "resource_id", "form-old", "fields", "Full Name", "M. Lopez");
+        "documents", "id", "doc-passport", "kv", "Full Name", "Maria Lopez",
+        "Passport Number", "X1234567", "id", "doc-letter", "text",
+        "Date of Birth: 1990-04-12\n", "forms", "resource_id", "form-old",
+        "fields", "Full Name", "M. Lopez");
     result = ds_strategy_form_filling.offline (&filling, &error);
     assert (result);
     if (verbose)
@@ -108,8 +104,8 @@ ds_strategy_test (bool verbose)
     json_t *source = json_object_get (name, "source");
     assert (streq (json_string_value (json_object_get (source, "type")),
                    "document"));
-    assert (streq (json_string_value (json_object_get (source,
-                   "resource_id")), "doc-passport"));
+    assert (streq (json_string_value (json_object_get (source, "resource_id")),
+                   "doc-passport"));
     json_t *birth = json_object_get (fields, "Date of birth");
     assert (streq (json_string_value (json_object_get (birth, "value")),
                    "1990-04-12"));

@@ -17,11 +17,11 @@
 
 //  What a strategy reads; everything is borrowed
 typedef struct {
-    json_t *pages;              //  array of {"text", "confidence"}, page order
-    const char *text;           //  all page texts joined by blank lines
-    json_t *form;               //  the task's form object, or NULL
-    json_t *file_lib;           //  the user's file library object, or NULL
-    ds_rules_t *rules;          //  the offline rules
+    json_t *pages;      //  array of {"text", "confidence"}, page order
+    const char *text;   //  all page texts joined by blank lines
+    json_t *form;       //  the task's form object, or NULL
+    json_t *file_lib;   //  the user's file library object, or NULL
+    ds_rules_t *rules;  //  the offline rules
 } ds_input_t;
 
 //  An extractor returns a new result object, or NULL and sets *error to
@@ -29,9 +29,9 @@ typedef struct {
 typedef json_t *(ds_extractor_fn) (ds_input_t *input, char **error);
 
 typedef struct {
-    const char *name;           //  task type, e.g. "document"
-    bool needs_images;          //  the task must carry images to OCR
-    ds_extractor_fn *offline;   //  rule-based extractor
+    const char *name;          //  task type, e.g. "document"
+    bool needs_images;         //  the task must carry images to OCR
+    ds_extractor_fn *offline;  //  rule-based extractor
 } ds_strategy_t;
 
 #ifdef __cplusplus
@@ -39,13 +39,11 @@ extern "C" {
 #endif
 
 //  The strategy of a task type, or NULL if there is none.
-const ds_strategy_t *
-    ds_strategy_find (const char *task_type);
+const ds_strategy_t *ds_strategy_find (const char *task_type);
 
 //  The document part shared by document and form results: title, tags,
 //  description, kv, related, pages. Returns a new object.
-json_t *
-    ds_strategy_document_part (ds_input_t *input);
+json_t *ds_strategy_document_part (ds_input_t *input);
 
 //  The strategies
 extern const ds_strategy_t ds_strategy_document;
@@ -53,8 +51,7 @@ extern const ds_strategy_t ds_strategy_form;
 extern const ds_strategy_t ds_strategy_form_filling;
 
 //  Self test of this class
-void
-    ds_strategy_test (bool verbose);
+void ds_strategy_test (bool verbose);
 
 #ifdef __cplusplus
 }

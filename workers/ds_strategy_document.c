@@ -26,25 +26,27 @@ ds_strategy_document_part (ds_input_t *input)
     size_t pages = json_array_size (input->pages);
 
     //  Description: what kind of document, and what it holds
-    const char *kind = json_array_size (tags)?
-        json_string_value (json_array_get (tags, 0)): "document";
+    const char *kind = json_array_size (tags)
+                           ? json_string_value (json_array_get (tags, 0))
+                           : "document";
     size_t fields = json_object_size (kv);
     size_t items = json_array_size (related);
     char *description = zsys_sprintf (
-        "%s, %zu page%s%s%s%s: %zu labelled field%s, %zu related item%s.",
-        kind, pages, pages == 1? "": "s", *title? ", titled \"": "", title,
-        *title? "\"": "", fields, fields == 1? "": "s", items,
-        items == 1? "": "s");
+        "%s, %zu page%s%s%s%s: %zu labelled field%s, %zu related item%s.", kind,
+        pages, pages == 1 ? "" : "s", *title ? ", titled \"" : "", title,
+        *title ? "\"" : "", fields, fields == 1 ? "" : "s", items,
+        items == 1 ? "" : "s");
     description [0] = (char) toupper ((unsigned char) description [0]);
 
     json_t *result = json_object ();
     json_t *title_json = json_string (title);
-    json_object_set_new (result, "title", title_json? title_json
-                                                    : json_string (""));
+    json_object_set_new (result, "title",
+                         title_json ? title_json : json_string (""));
     json_object_set_new (result, "tags", tags);
     json_t *description_json = json_string (description);
-    json_object_set_new (result, "description", description_json?
-                         description_json: json_string (""));
+    json_object_set_new (result, "description",
+                         description_json ? description_json
+                                          : json_string (""));
     json_object_set_new (result, "kv", kv);
     json_object_set_new (result, "related", related);
     json_object_set (result, "pages", input->pages);
@@ -65,6 +67,4 @@ s_offline (ds_input_t *input, char **error)
     return ds_strategy_document_part (input);
 }
 
-const ds_strategy_t ds_strategy_document = {
-    "document", true, s_offline
-};
+const ds_strategy_t ds_strategy_document = {"document", true, s_offline};

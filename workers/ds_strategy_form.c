@@ -24,6 +24,4 @@ s_offline (ds_input_t *input, char **error)
     return result;
 }
 
-const ds_strategy_t ds_strategy_form = {
-    "form", true, s_offline
-};
+const ds_strategy_t ds_strategy_form = {"form", true, s_offline};

@@ -18,12 +18,12 @@
 #define FILLING_MIN_SIMILARITY 0.5
 
 typedef struct {
-    const char *field;          //  the form's field label
-    char *normal;               //  its normalised form
-    double score;               //  best similarity so far
-    json_t *value;              //  best value (borrowed), or NULL
-    const char *type;           //  "document" or "form"
-    const char *resource_id;    //  where the value came from
+    const char *field;        //  the form's field label
+    char *normal;             //  its normalised form
+    double score;             //  best similarity so far
+    json_t *value;            //  best value (borrowed), or NULL
+    const char *type;         //  "document" or "form"
+    const char *resource_id;  //  where the value came from
 } candidate_t;
 
 
@@ -31,8 +31,12 @@ typedef struct {
 //  Offer one labelled value to every field
 
 static void
-s_offer (candidate_t *candidates, size_t count, const char *label,
-         json_t *value, const char *type, const char *resource_id)
+s_offer (candidate_t *candidates,
+         size_t count,
+         const char *label,
+         json_t *value,
+         const char *type,
+         const char *resource_id)
 {
     //  A value may be a string, a number, or {"value": ...}
     if (json_is_object (value))
@@ -60,17 +64,21 @@ s_offer (candidate_t *candidates, size_t count, const char *label,
 //  Offer every labelled value of one resource
 
 static void
-s_offer_resource (candidate_t *candidates, size_t count, ds_rules_t *rules,
-                  json_t *resource, const char *type, size_t index,
+s_offer_resource (candidate_t *candidates,
+                  size_t count,
+                  ds_rules_t *rules,
+                  json_t *resource,
+                  const char *type,
+                  size_t index,
                   json_t *keep)
 {
     if (!json_is_object (resource))
         return;
-    const char *resource_id = json_string_value (json_object_get (resource,
-                                                                  "id"));
+    const char *resource_id =
+        json_string_value (json_object_get (resource, "id"));
     if (!resource_id)
-        resource_id = json_string_value (json_object_get (resource,
-                                                          "resource_id"));
+        resource_id =
+            json_string_value (json_object_get (resource, "resource_id"));
     if (!resource_id) {
         //  No id given: name it by its place in the library
         char *name = zsys_sprintf ("%ss[%zu]", type, index);
@@ -83,7 +91,7 @@ s_offer_resource (candidate_t *candidates, size_t count, ds_rules_t *rules,
     json_t *sources [] = {
         json_object_get (resource, "kv"),
         json_object_get (resource, "fields"),
-        json_is_object (result)? json_object_get (result, "kv"): NULL,
+        json_is_object (result) ? json_object_get (result, "kv") : NULL,
     };
     for (size_t source_nbr = 0; source_nbr < 3; source_nbr++) {
         const char *label;
@@ -117,21 +125,21 @@ s_offline (ds_input_t *input, char **error)
         return NULL;
     }
     size_t count = json_array_size (field_list);
-    candidate_t *candidates = (candidate_t *) zmalloc (
-        count * sizeof (candidate_t));
+    candidate_t *candidates =
+        (candidate_t *) zmalloc (count * sizeof (candidate_t));
     assert (candidates);
     for (size_t field_nbr = 0; field_nbr < count; field_nbr++) {
         json_t *field = json_array_get (field_list, field_nbr);
         //  A field is a label, or an object with "name" or "label"
         if (json_is_object (field))
-            field = json_object_get (field, "name")?
-                    json_object_get (field, "name")
-                  : json_object_get (field, "label");
+            field = json_object_get (field, "name")
+                        ? json_object_get (field, "name")
+                        : json_object_get (field, "label");
         candidates [field_nbr].field = json_string_value (field);
         candidates [field_nbr].normal = ds_rules_normalize (
-            candidates [field_nbr].field? candidates [field_nbr].field: "");
+            candidates [field_nbr].field ? candidates [field_nbr].field : "");
     }
-    json_t *keep = json_array ();   //  names and parsed texts, freed last
+    json_t *keep = json_array ();  //  names and parsed texts, freed last
     const char *types [] = {"document", "form"};
     const char *keys [] = {"documents", "forms"};
     for (int kind_nbr = 0; kind_nbr < 2; kind_nbr++) {
@@ -151,9 +159,10 @@ s_offline (ds_input_t *input, char **error)
         json_t *entry = json_object ();
         if (candidate->value) {
             json_object_set (entry, "value", candidate->value);
-            json_object_set_new (entry, "source", json_pack (
-                "{s:s, s:s}", "type", candidate->type, "resource_id",
-                candidate->resource_id));
+            json_object_set_new (entry, "source",
+                                 json_pack ("{s:s, s:s}", "type",
+                                            candidate->type, "resource_id",
+                                            candidate->resource_id));
         }
         else {
             json_object_set_new (entry, "value", json_null ());
@@ -168,6 +177,5 @@ s_offline (ds_input_t *input, char **error)
     return json_pack ("{s:o, s:s}", "fields", fields, "extractor", "offline");
 }
 
-const ds_strategy_t ds_strategy_form_filling = {
-    "form_filling", false, s_offline
-};
+const ds_strategy_t ds_strategy_form_filling = {"form_filling", false,
+                                                s_offline};

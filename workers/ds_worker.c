@@ -14,41 +14,41 @@
 #include "ds_worker_classes.h"
 
 #define WORKER_EVENTS_SNDHWM 10000
-#define WORKER_DRAIN_MS 30000   //  longest wait for held tasks on $TERM
+#define WORKER_DRAIN_MS 30000  //  longest wait for held tasks on $TERM
 #define WORKER_POLL_MS 1000
 
 //  One task in flight
 
 typedef struct {
-    ds_proto_t *task;           //  the TASK, owns the image bytes
+    ds_proto_t *task;               //  the TASK, owns the image bytes
     const ds_strategy_t *strategy;  //  its type's strategy
-    json_t *pages;              //  {"text", "confidence"} per page
-    size_t remaining;           //  pages not yet back from OCR
-    char *error;                //  first OCR error, or NULL
-    int64_t started;            //  monotonic ms when it arrived
+    json_t *pages;                  //  {"text", "confidence"} per page
+    size_t remaining;               //  pages not yet back from OCR
+    char *error;                    //  first OCR error, or NULL
+    int64_t started;                //  monotonic ms when it arrived
 } job_t;
 
 //  Structure of the actor's state
 
 typedef struct {
-    zsock_t *pipe;              //  actor pipe
-    zsock_t *tasks;             //  PULL, connected: TASK from ventilator
-    zsock_t *events;            //  PUSH, connected: EVENT to sink
-    zactor_t **ocr;             //  OCR threads
-    bool *ocr_busy;             //  which OCR threads hold a page
-    size_t ocr_count;           //  number of OCR threads
-    job_t *jobs;                //  job slots
-    size_t capacity;            //  job slots in all
-    size_t in_flight;           //  job slots in use
-    zlistx_t *waiting;          //  pages for OCR: (slot << 16 | page) + 1
-    ds_rules_t *rules;          //  offline extraction rules
-    ds_proto_t *message;        //  reusable decoded message
-    char *worker_id;            //  our name in events
-    bool verbose;               //  log each task
-    bool draining;              //  $TERM received: take no more tasks
-    uint64_t completed;         //  tasks that ended with a result
-    uint64_t failed;            //  tasks that ended with an error
-    uint64_t rejected;          //  malformed frames
+    zsock_t *pipe;        //  actor pipe
+    zsock_t *tasks;       //  PULL, connected: TASK from ventilator
+    zsock_t *events;      //  PUSH, connected: EVENT to sink
+    zactor_t **ocr;       //  OCR threads
+    bool *ocr_busy;       //  which OCR threads hold a page
+    size_t ocr_count;     //  number of OCR threads
+    job_t *jobs;          //  job slots
+    size_t capacity;      //  job slots in all
+    size_t in_flight;     //  job slots in use
+    zlistx_t *waiting;    //  pages for OCR: (slot << 16 | page) + 1
+    ds_rules_t *rules;    //  offline extraction rules
+    ds_proto_t *message;  //  reusable decoded message
+    char *worker_id;      //  our name in events
+    bool verbose;         //  log each task
+    bool draining;        //  $TERM received: take no more tasks
+    uint64_t completed;   //  tasks that ended with a result
+    uint64_t failed;      //  tasks that ended with an error
+    uint64_t rejected;    //  malformed frames
 } worker_t;
 
 
@@ -56,8 +56,12 @@ typedef struct {
 //  Send an event for a task
 
 static void
-s_send_event (worker_t *self, ds_proto_t *task, int event, const char *result,
-              const char *code, const char *text)
+s_send_event (worker_t *self,
+              ds_proto_t *task,
+              int event,
+              const char *result,
+              const char *code,
+              const char *text)
 {
     ds_proto_t *message = ds_proto_new (DS_PROTO_EVENT);
     ds_proto_set_task_id (message, ds_proto_task_id (task));
@@ -120,11 +124,12 @@ s_finish (worker_t *self, size_t slot)
         char *text = strdup ("");
         size_t page_nbr;
         json_t *page;
-        json_array_foreach (job->pages, page_nbr, page) {
-            const char *page_text = json_string_value (
-                json_object_get (page, "text"));
-            char *joined = zsys_sprintf ("%s%s%s", text, page_nbr? "\n\n": "",
-                                         page_text? page_text: "");
+        json_array_foreach (job->pages, page_nbr, page)
+        {
+            const char *page_text =
+                json_string_value (json_object_get (page, "text"));
+            char *joined = zsys_sprintf ("%s%s%s", text, page_nbr ? "\n\n" : "",
+                                         page_text ? page_text : "");
             zstr_free (&text);
             text = joined;
         }
@@ -136,18 +141,19 @@ s_finish (worker_t *self, size_t slot)
         input.rules = self->rules;
         char *error = NULL;
         json_t *result = job->strategy->offline (&input, &error);
-        char *dump = result? json_dumps (result, JSON_COMPACT): NULL;
+        char *dump = result ? json_dumps (result, JSON_COMPACT) : NULL;
         if (dump && strlen (dump) <= DS_PROTO_MAX_TEXT) {
             s_send_event (self, job->task, DS_EVENT_RESULT, dump, NULL, NULL);
             self->completed++;
             zsys_info ("ds_worker: TASK-DONE task=%s type=%s pages=%zu "
-                       "ms=%" PRId64, ds_proto_task_id (job->task),
-                       job->strategy->name, json_array_size (job->pages),
+                       "ms=%" PRId64,
+                       ds_proto_task_id (job->task), job->strategy->name,
+                       json_array_size (job->pages),
                        zclock_mono () - job->started);
         }
         else
             s_fail (self, job->task, "EXTRACT_FAILED",
-                    error? error: "the result is too large to send");
+                    error ? error : "the result is too large to send");
         zstr_free (&dump);
         zstr_free (&error);
         json_decref (result);
@@ -194,14 +200,14 @@ s_take_task (worker_t *self)
     if (!msg)
         return;
     zframe_t *frame = zmsg_first (msg);
-    int rc = zmsg_size (msg) == 1?
-             ds_proto_decode (self->message, zframe_data (frame),
-                              zframe_size (frame)): -1;
+    int rc = zmsg_size (msg) == 1 ? ds_proto_decode (
+                 self->message, zframe_data (frame), zframe_size (frame))
+                                  : -1;
     if (rc || ds_proto_type (self->message) != DS_PROTO_TASK) {
         char sample [DS_UTIL_SAMPLE + 1];
         ds_util_sample (zframe_data (frame), zframe_size (frame), sample);
         zsys_warning ("ds_worker: BAD-FRAME reason=\"%s\" sample=\"%s\"",
-                      rc? ds_proto_reason (self->message): "not a TASK",
+                      rc ? ds_proto_reason (self->message) : "not a TASK",
                       sample);
         self->rejected++;
         zmsg_destroy (&msg);
@@ -212,7 +218,8 @@ s_take_task (worker_t *self)
     ds_proto_t *task = self->message;
     self->message = ds_proto_new (0);
 
-    const ds_strategy_t *strategy = ds_strategy_find (ds_proto_task_type (task));
+    const ds_strategy_t *strategy =
+        ds_strategy_find (ds_proto_task_type (task));
     s_send_event (self, task, DS_EVENT_STARTED, NULL, NULL, NULL);
     if (!strategy) {
         char *text = zsys_sprintf ("task type '%s' is not supported",
@@ -264,20 +271,21 @@ s_page_done (worker_t *self, size_t thread_nbr)
     uint32_t slot = 0, page = 0;
     int rc = -1, confidence = 0;
     if (zsock_recv (self->ocr [thread_nbr], "s44isi", &command, &slot, &page,
-                    &rc, &text, &confidence) == 0
-    &&  streq (command, "DONE")) {
+                    &rc, &text, &confidence)
+            == 0
+        && streq (command, "DONE")) {
         self->ocr_busy [thread_nbr] = false;
         job_t *job = &self->jobs [slot];
         assert (job->task && job->remaining);
         if (rc == 0) {
             json_t *text_json = json_string (text);
-            if (!text_json)     //  tesseract gave bytes that are not UTF-8
+            if (!text_json)  //  tesseract gave bytes that are not UTF-8
                 text_json = json_string ("");
-            json_array_set_new (job->pages, page, json_pack (
-                "{s:o, s:i}", "text", text_json, "confidence", confidence));
+            json_array_set_new (job->pages, page,
+                                json_pack ("{s:o, s:i}", "text", text_json,
+                                           "confidence", confidence));
         }
-        else
-        if (!job->error)
+        else if (!job->error)
             job->error = zsys_sprintf ("page %u: %s", page + 1, text);
         if (--job->remaining == 0)
             s_finish (self, slot);
@@ -300,8 +308,7 @@ s_command (worker_t *self)
     int rc = 0;
     if (streq (command, "$TERM"))
         rc = -1;
-    else
-    if (streq (command, "STATS"))
+    else if (streq (command, "STATS"))
         zsock_send (self->pipe, "888", self->completed, self->failed,
                     self->rejected);
     else
@@ -318,25 +325,25 @@ static void
 s_run (worker_t *self)
 {
     size_t max_items = 2 + self->ocr_count;
-    zmq_pollitem_t *items = (zmq_pollitem_t *) zmalloc (
-        max_items * sizeof (zmq_pollitem_t));
+    zmq_pollitem_t *items =
+        (zmq_pollitem_t *) zmalloc (max_items * sizeof (zmq_pollitem_t));
     assert (items);
     int64_t drain_deadline = 0;
     while (true) {
         if (self->draining
-        &&  (self->in_flight == 0 || zclock_mono () > drain_deadline))
+            && (self->in_flight == 0 || zclock_mono () > drain_deadline))
             break;
         //  Poll OCR threads, the pipe, and tasks only while there is room
         size_t count = 0;
         for (size_t thread_nbr = 0; thread_nbr < self->ocr_count; thread_nbr++)
-            items [count++] = (zmq_pollitem_t) {
+            items [count++] = (zmq_pollitem_t){
                 zsock_resolve (self->ocr [thread_nbr]), 0, ZMQ_POLLIN, 0};
-        items [count++] = (zmq_pollitem_t) {
-            zsock_resolve (self->pipe), 0, ZMQ_POLLIN, 0};
+        items [count++] =
+            (zmq_pollitem_t){zsock_resolve (self->pipe), 0, ZMQ_POLLIN, 0};
         bool room = !self->draining && self->in_flight < self->capacity;
         if (room)
-            items [count++] = (zmq_pollitem_t) {
-                zsock_resolve (self->tasks), 0, ZMQ_POLLIN, 0};
+            items [count++] =
+                (zmq_pollitem_t){zsock_resolve (self->tasks), 0, ZMQ_POLLIN, 0};
         if (zmq_poll (items, (int) count, WORKER_POLL_MS) == -1) {
             if (zmq_errno () == EINTR)
                 continue;
@@ -346,7 +353,7 @@ s_run (worker_t *self)
             if (items [thread_nbr].revents & ZMQ_POLLIN)
                 s_page_done (self, thread_nbr);
         if ((items [self->ocr_count].revents & ZMQ_POLLIN)
-        &&  s_command (self) == -1 && !self->draining) {
+            && s_command (self) == -1 && !self->draining) {
             self->draining = true;
             drain_deadline = zclock_mono () + WORKER_DRAIN_MS;
             zsys_info ("ds_worker: DRAINING tasks=%zu", self->in_flight);
@@ -398,9 +405,9 @@ ds_worker (zsock_t *pipe, void *args)
     long cores = sysconf (_SC_NPROCESSORS_ONLN);
     self.ocr_count = (size_t) ds_config_int (config, "ocr-threads");
     if (self.ocr_count == 0)
-        self.ocr_count = cores > 0? (size_t) cores: 1;
-    self.capacity = self.ocr_count + (size_t) ds_config_int (config,
-                                                             "prefetch");
+        self.ocr_count = cores > 0 ? (size_t) cores : 1;
+    self.capacity =
+        self.ocr_count + (size_t) ds_config_int (config, "prefetch");
     self.ocr = (zactor_t **) zmalloc (self.ocr_count * sizeof (zactor_t *));
     self.ocr_busy = (bool *) zmalloc (self.ocr_count * sizeof (bool));
     self.jobs = (job_t *) zmalloc (self.capacity * sizeof (job_t));
@@ -433,9 +440,8 @@ ds_worker (zsock_t *pipe, void *args)
         ds_service_failed (pipe, reason);
         zstr_free (&reason);
     }
-    else
-    if (zsock_connect (self.tasks, "%s", dispatch)
-    ||  zsock_connect (self.events, "%s", events))
+    else if (zsock_connect (self.tasks, "%s", dispatch)
+             || zsock_connect (self.events, "%s", events))
         ds_service_failed (pipe, "bad dispatch-endpoint or events-endpoint");
     else {
         started = true;
@@ -444,12 +450,13 @@ ds_worker (zsock_t *pipe, void *args)
         ds_service_ready (pipe, lines);
         zstr_free (&line);
         zsys_info ("ds_worker: STARTED id=%s ocr-threads=%zu capacity=%zu "
-                   "dispatch=%s events=%s", self.worker_id, self.ocr_count,
-                   self.capacity, dispatch, events);
+                   "dispatch=%s events=%s",
+                   self.worker_id, self.ocr_count, self.capacity, dispatch,
+                   events);
         s_run (&self);
         zsys_info ("ds_worker: STOPPED completed=%" PRIu64 " failed=%" PRIu64
-                   " rejected=%" PRIu64, self.completed, self.failed,
-                   self.rejected);
+                   " rejected=%" PRIu64,
+                   self.completed, self.failed, self.rejected);
     }
     //  Give queued events a moment to reach the sink
     zsock_set_linger (self.events, 2000);
@@ -554,15 +561,15 @@ ds_worker_test (bool verbose)
     ds_proto_set_task_type (task, "form_filling");
     ds_proto_set_form (task, "{\"fields\": [\"Email\"]}");
     ds_proto_set_file_lib (task, "{\"documents\": [{\"id\": \"d1\", "
-                           "\"kv\": {\"E-mail\": \"a@b.example\"}}]}");
+                                 "\"kv\": {\"E-mail\": \"a@b.example\"}}]}");
     assert (ds_proto_send (task, ventilator) == 0);
     ds_proto_destroy (&task);
     event = s_next_outcome (sink);
     assert (ds_proto_event (event) == DS_EVENT_RESULT);
     json_t *result = json_loads (ds_proto_result (event), 0, NULL);
     assert (result);
-    json_t *email = json_object_get (json_object_get (result, "fields"),
-                                     "Email");
+    json_t *email =
+        json_object_get (json_object_get (result, "fields"), "Email");
     assert (streq (json_string_value (json_object_get (email, "value")),
                    "a@b.example"));
     json_decref (result);
@@ -580,8 +587,7 @@ ds_worker_test (bool verbose)
             zfile_t *file = zfile_new (NULL, path);
             assert (file && zfile_input (file) == 0);
             zchunk_t *chunk = zfile_read (file, zfile_cursize (file), 0);
-            ds_proto_add_image (task, zchunk_data (chunk),
-                                zchunk_size (chunk));
+            ds_proto_add_image (task, zchunk_data (chunk), zchunk_size (chunk));
             zchunk_destroy (&chunk);
             zfile_destroy (&file);
             zstr_free (&path);
@@ -594,18 +600,21 @@ ds_worker_test (bool verbose)
         json_t *pages = json_object_get (result, "pages");
         assert (json_array_size (pages) == 2);
         assert (strstr (json_string_value (json_object_get (
-                json_array_get (pages, 0), "text")), "INV-2041"));
+                            json_array_get (pages, 0), "text")),
+                        "INV-2041"));
         assert (strstr (json_string_value (json_object_get (
-                json_array_get (pages, 1), "text")), "DELIVERY"));
-        assert (streq (json_string_value (json_object_get (json_object_get (
-                result, "kv"), "Invoice Number")), "INV-2041"));
+                            json_array_get (pages, 1), "text")),
+                        "DELIVERY"));
+        assert (streq (json_string_value (json_object_get (
+                           json_object_get (result, "kv"), "Invoice Number")),
+                       "INV-2041"));
         json_decref (result);
         ds_proto_destroy (&event);
     }
     uint64_t completed, failed, rejected;
     zstr_send (worker, "STATS");
     assert (zsock_recv (worker, "888", &completed, &failed, &rejected) == 0);
-    assert (failed == 2 && completed == (fixtures? 2: 1));
+    assert (failed == 2 && completed == (fixtures ? 2 : 1));
 
     zactor_destroy (&worker);
     ds_config_destroy (&config);

@@ -20,12 +20,10 @@ extern "C" {
 //  The worker actor; args is the borrowed ds_config_t *.
 //  Pipe commands: $TERM (finish the tasks held, then stop); "STATS"
 //  answers completed, failed, rejected as three uint64 ("888").
-void
-    ds_worker (zsock_t *pipe, void *args);
+void ds_worker (zsock_t *pipe, void *args);
 
 //  Self test of this class
-void
-    ds_worker_test (bool verbose);
+void ds_worker_test (bool verbose);
 
 #ifdef __cplusplus
 }

@@ -14,11 +14,13 @@ main (int argc, char **argv)
     if (!getenv ("OMP_THREAD_LIMIT")) {
         setenv ("OMP_THREAD_LIMIT", "1", 1);
         execv ("/proc/self/exe", argv);
-        fprintf (stderr, "docusnap-worker: could not restart with "
+        fprintf (stderr,
+                 "docusnap-worker: could not restart with "
                  "OMP_THREAD_LIMIT=1 (%s); OCR will be slower\n",
                  strerror (errno));
     }
     return ds_service_main (argc, argv, "docusnap-worker", DS_ROLE_WORKER,
                             "Reads document images with tesseract and "
-                            "extracts structured JSON.", ds_worker);
+                            "extracts structured JSON.",
+                            ds_worker);
 }
