@@ -455,9 +455,12 @@ ds_config_print_reference (FILE *file)
                   option->name);
         for (char *scan = env_name; *scan; scan++)
             *scan = *scan == '-' ? '_' : (char) toupper ((unsigned char) *scan);
-        fprintf (file, "| `--%s` | `%s` | `%s` | ", option->name,
+        char value [CONFIG_NAME_MAX + 4];
+        snprintf (value, sizeof (value), *option->value ? "`%s`" : "(none)",
+                  option->value);
+        fprintf (file, "| `--%s` | `%s` | %s | ", option->name,
                  streq (option->name, "config") ? "DOCUSNAP_CONFIG" : env_name,
-                 option->value);
+                 value);
         const char *separator = "";
         for (int role_nbr = 0; role_nbr < 6; role_nbr++)
             if (option->roles & (1 << role_nbr)) {

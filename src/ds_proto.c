@@ -758,6 +758,16 @@ ds_proto_test (bool verbose)
                    "1b4e28ba-2fa1-11d2-883f-0016d3cca427"));
     assert (streq (ds_proto_task_type (copy), "document"));
     assert (ds_proto_priority (copy) == 7);
+    //  Byte for byte as in docs/PROTOCOL.md, section 5
+    const byte expected [] = {
+        0x95, 0x01, 0x01, 0xd9, 0x24, '1', 'b', '4', 'e', '2', '8', 'b', 'a',
+        '-',  '2',  'f',  'a',  '1',  '-', '1', '1', 'd', '2', '-', '8', '8',
+        '3',  'f',  '-',  '0',  '0',  '1', '6', 'd', '3', 'c', 'c', 'a', '4',
+        '2',  '7',  0xa8, 'd',  'o',  'c', 'u', 'm', 'e', 'n', 't', 0x07};
+    zframe_t *encoded = ds_proto_encode (message);
+    assert (zframe_size (encoded) == sizeof (expected));
+    assert (memcmp (zframe_data (encoded), expected, sizeof (expected)) == 0);
+    zframe_destroy (&encoded);
     ds_proto_destroy (&message);
 
     //  TASK round trip keeps image order and bytes
