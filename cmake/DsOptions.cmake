@@ -16,3 +16,12 @@ endif ()
 if (NOT CMAKE_BUILD_TYPE AND NOT CMAKE_CONFIGURATION_TYPES)
     set (CMAKE_BUILD_TYPE RelWithDebInfo CACHE STRING "Build type" FORCE)
 endif ()
+
+option (DS_FUZZ "Build libFuzzer targets (needs clang)" OFF)
+if (DS_FUZZ AND NOT CMAKE_C_COMPILER_ID STREQUAL "Clang")
+    message (FATAL_ERROR "DS_FUZZ needs clang: CC=clang cmake -DDS_FUZZ=ON ...")
+endif ()
+if (DS_FUZZ)
+    #  Coverage instrumentation for all our code; the targets add the driver
+    add_compile_options (-fsanitize=fuzzer-no-link)
+endif ()

@@ -261,13 +261,16 @@ s_get_str (ds_proto_t *self,
     if (object->via.str.size > limit)
         return s_reject (self, "field '%s' is longer than %zu bytes", name,
                          limit);
-    if (memchr (object->via.str.ptr, 0, object->via.str.size))
+    //  msgpack-c gives a NULL pointer for an empty string
+    size_t size = object->via.str.size;
+    if (size && memchr (object->via.str.ptr, 0, size))
         return s_reject (self, "field '%s' holds a NUL byte", name);
     zstr_free (target);
-    *target = (char *) malloc (object->via.str.size + 1);
+    *target = (char *) malloc (size + 1);
     assert (*target);
-    memcpy (*target, object->via.str.ptr, object->via.str.size);
-    (*target) [object->via.str.size] = 0;
+    if (size)
+        memcpy (*target, object->via.str.ptr, size);
+    (*target) [size] = 0;
     return 0;
 }
 
