@@ -28,10 +28,23 @@ typedef struct {
 //  a new human message (the task then ends with EXTRACT_FAILED).
 typedef json_t *(ds_extractor_fn) (ds_input_t *input, char **error);
 
+//  With an LLM: the data the model is shown (a new object), the JSON
+//  schema of its reply (a new object), and the check that turns a parsed
+//  reply into the result (a new object, or NULL with *error set to a new
+//  message that goes back to the model for one repair).
+typedef json_t *(ds_llm_data_fn) (ds_input_t *input);
+typedef json_t *(ds_llm_schema_fn) (void);
+typedef json_t *(ds_llm_result_fn) (json_t *reply,
+                                    ds_input_t *input,
+                                    char **error);
+
 typedef struct {
-    const char *name;          //  task type, e.g. "document"
-    bool needs_images;         //  the task must carry images to OCR
-    ds_extractor_fn *offline;  //  rule-based extractor
+    const char *name;              //  task type, e.g. "document"
+    bool needs_images;             //  the task must carry images to OCR
+    ds_extractor_fn *offline;      //  rule-based extractor
+    ds_llm_data_fn *llm_data;      //  what the LLM is shown
+    ds_llm_schema_fn *llm_schema;  //  what it must answer
+    ds_llm_result_fn *llm_result;  //  check and shape its answer
 } ds_strategy_t;
 
 #ifdef __cplusplus
@@ -44,6 +57,21 @@ const ds_strategy_t *ds_strategy_find (const char *task_type);
 //  The document part shared by document and form results: title, tags,
 //  description, kv, related, pages. Returns a new object.
 json_t *ds_strategy_document_part (ds_input_t *input);
+
+//  For document and form: the pages' texts as LLM data, the reply schema
+//  (with "fields" for forms), and the check of a reply
+json_t *
+    ds_strategy_document_data (ds_input_t *input);
+json_t *
+    ds_strategy_document_schema (bool with_fields);
+json_t *
+    ds_strategy_document_reply (json_t *reply, ds_input_t *input,
+                                bool with_fields, char **error);
+
+//  Flatten a kv value into string values: nested objects become dotted
+//  keys, lists 1-based indices ("Items.1.name"). Returns a new object.
+json_t *
+    ds_strategy_flatten (json_t *kv);
 
 //  The strategies
 extern const ds_strategy_t ds_strategy_document;

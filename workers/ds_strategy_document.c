@@ -67,4 +67,21 @@ s_offline (ds_input_t *input, char **error)
     return ds_strategy_document_part (input);
 }
 
-const ds_strategy_t ds_strategy_document = {"document", true, s_offline};
+//  --------------------------------------------------------------------------
+//  LLM: schema and reply check
+
+static json_t *
+s_llm_schema (void)
+{
+    return ds_strategy_document_schema (false);
+}
+
+static json_t *
+s_llm_result (json_t *reply, ds_input_t *input, char **error)
+{
+    return ds_strategy_document_reply (reply, input, false, error);
+}
+
+const ds_strategy_t ds_strategy_document = {
+    "document", true, s_offline, ds_strategy_document_data, s_llm_schema,
+    s_llm_result};

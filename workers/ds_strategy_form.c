@@ -24,4 +24,21 @@ s_offline (ds_input_t *input, char **error)
     return result;
 }
 
-const ds_strategy_t ds_strategy_form = {"form", true, s_offline};
+//  --------------------------------------------------------------------------
+//  LLM: schema and reply check, with the blank fields
+
+static json_t *
+s_llm_schema (void)
+{
+    return ds_strategy_document_schema (true);
+}
+
+static json_t *
+s_llm_result (json_t *reply, ds_input_t *input, char **error)
+{
+    return ds_strategy_document_reply (reply, input, true, error);
+}
+
+const ds_strategy_t ds_strategy_form = {"form", true, s_offline,
+                                        ds_strategy_document_data,
+                                        s_llm_schema, s_llm_result};

@@ -114,6 +114,20 @@ s_offer_resource (candidate_t *candidates,
 
 
 //  --------------------------------------------------------------------------
+//  Label of a form field (a string, or an object with "name" or "label")
+
+static const char *
+s_field_label (json_t *field)
+{
+    if (json_is_object (field))
+        field = json_object_get (field, "name")
+                  ? json_object_get (field, "name")
+                  : json_object_get (field, "label");
+    return json_string_value (field);
+}
+
+
+//  --------------------------------------------------------------------------
 //  Offline form filling
 
 static json_t *
@@ -129,13 +143,8 @@ s_offline (ds_input_t *input, char **error)
         (candidate_t *) zmalloc (count * sizeof (candidate_t));
     assert (candidates);
     for (size_t field_nbr = 0; field_nbr < count; field_nbr++) {
-        json_t *field = json_array_get (field_list, field_nbr);
-        //  A field is a label, or an object with "name" or "label"
-        if (json_is_object (field))
-            field = json_object_get (field, "name")
-                        ? json_object_get (field, "name")
-                        : json_object_get (field, "label");
-        candidates [field_nbr].field = json_string_value (field);
+        candidates [field_nbr].field =
+            s_field_label (json_array_get (field_list, field_nbr));
         candidates [field_nbr].normal = ds_rules_normalize (
             candidates [field_nbr].field ? candidates [field_nbr].field : "");
     }
@@ -177,5 +186,94 @@ s_offline (ds_input_t *input, char **error)
     return json_pack ("{s:o, s:s}", "fields", fields, "extractor", "offline");
 }
 
-const ds_strategy_t ds_strategy_form_filling = {"form_filling", false,
-                                                s_offline};
+//  --------------------------------------------------------------------------
+//  LLM: the form's field labels and the file library
+
+static json_t *
+s_llm_data (ds_input_t *input)
+{
+    json_t *labels = json_array ();
+    size_t index;
+    json_t *field;
+    json_array_foreach (json_object_get (input->form, "fields"), index, field)
+        if (s_field_label (field))
+            json_array_append_new (labels,
+                                   json_string (s_field_label (field)));
+    return json_pack ("{s:{s:o}, s:O}", "form", "fields", labels, "file_lib",
+                      input->file_lib ? input->file_lib : json_object ());
+}
+
+
+//  --------------------------------------------------------------------------
+//  LLM: reply schema
+
+static json_t *
+s_llm_schema (void)
+{
+    json_t *schema = json_loads (
+        "{\"type\": \"object\", \"required\": [\"fields\"],"
+        " \"properties\": {\"fields\": {\"type\": \"object\","
+        " \"additionalProperties\": {\"type\": \"object\","
+        " \"required\": [\"value\", \"source\"], \"properties\": {"
+        " \"value\": {\"type\": [\"string\", \"number\", \"null\"]},"
+        " \"source\": {\"type\": [\"object\", \"null\"], \"properties\": {"
+        " \"type\": {\"enum\": [\"document\", \"form\"]},"
+        " \"resource_id\": {\"type\": \"string\"}}}}}}}}",
+        0, NULL);
+    assert (schema);
+    return schema;
+}
+
+
+//  --------------------------------------------------------------------------
+//  LLM: check the reply; every field of the form gets an entry
+
+static json_t *
+s_llm_result (json_t *reply, ds_input_t *input, char **error)
+{
+    json_t *answers = json_object_get (reply, "fields");
+    if (!json_is_object (answers)) {
+        *error = strdup ("\"fields\" must be an object keyed by field label");
+        return NULL;
+    }
+    json_t *fields = json_object ();
+    size_t index;
+    json_t *field;
+    json_array_foreach (json_object_get (input->form, "fields"), index,
+                        field) {
+        const char *label = s_field_label (field);
+        if (!label || !*label)
+            continue;
+        json_t *answer = json_object_get (answers, label);
+        json_t *value = json_object_get (answer, "value");
+        json_t *source = json_object_get (answer, "source");
+        const char *kind = json_string_value (json_object_get (source,
+                                                              "type"));
+        const char *problem = NULL;
+        if (answer && !json_is_object (answer))
+            problem = "must be an object {\"value\", \"source\"}";
+        else
+        if (value && !json_is_string (value) && !json_is_number (value)
+            && !json_is_null (value))
+            problem = "\"value\" must be a string, a number or null";
+        else
+        if (source && !json_is_null (source)
+            && (!kind || !(streq (kind, "document") || streq (kind, "form"))
+                || !json_is_string (json_object_get (source, "resource_id"))))
+            problem = "\"source\" must be null or {\"type\": \"document\" "
+                      "or \"form\", \"resource_id\": string}";
+        if (problem) {
+            *error = zsys_sprintf ("field \"%s\": %s", label, problem);
+            json_decref (fields);
+            return NULL;
+        }
+        bool found = value && !json_is_null (value);
+        json_object_set_new (fields, label, json_pack (
+            "{s:O, s:O}", "value", found ? value : json_null (), "source",
+            found && source ? source : json_null ()));
+    }
+    return json_pack ("{s:o}", "fields", fields);
+}
+
+const ds_strategy_t ds_strategy_form_filling = {
+    "form_filling", false, s_offline, s_llm_data, s_llm_schema, s_llm_result};

@@ -16,6 +16,7 @@
 #define WORKER_EVENTS_SNDHWM 10000
 #define WORKER_DRAIN_MS 30000  //  longest wait for held tasks on $TERM
 #define WORKER_POLL_MS 1000
+#define WORKER_LLM_SOCKETS 1024  //  LLM connections polled, at most
 
 //  One task in flight
 
@@ -26,6 +27,13 @@ typedef struct {
     size_t remaining;               //  pages not yet back from OCR
     char *error;                    //  first OCR error, or NULL
     int64_t started;                //  monotonic ms when it arrived
+    uint32_t generation;            //  tells this job from the slot's last
+    char *text;                     //  page texts joined, once OCR is done
+    json_t *form;                   //  the form to fill, or NULL
+    json_t *file_lib;               //  the user's file library, or NULL
+    json_t *messages;               //  LLM conversation, NULL offline
+    bool llm;                       //  waiting for the LLM
+    bool repaired;                  //  the one repair request was sent
 } job_t;
 
 //  Structure of the actor's state
@@ -42,6 +50,11 @@ typedef struct {
     size_t in_flight;     //  job slots in use
     zlistx_t *waiting;    //  pages for OCR: (slot << 16 | page) + 1
     ds_rules_t *rules;    //  offline extraction rules
+    ds_llm_t *llm;        //  LLM client, NULL for offline extraction
+    ds_prompt_t *prompts; //  LLM prompts, with llm
+    size_t llm_jobs;      //  jobs waiting for the LLM
+    size_t ocr_room;      //  jobs before the LLM stage, at most
+    uint32_t generation;  //  counter for job generations
     ds_proto_t *message;  //  reusable decoded message
     char *worker_id;      //  our name in events
     bool verbose;         //  log each task
@@ -111,61 +124,193 @@ s_parse_object (const char *text)
 
 
 //  --------------------------------------------------------------------------
-//  All pages are back: extract and report, then free the slot
+//  Free a job's slot
 
 static void
-s_finish (worker_t *self, size_t slot)
+s_release (worker_t *self, size_t slot)
 {
     job_t *job = &self->jobs [slot];
-    if (job->error)
-        s_fail (self, job->task, "OCR_FAILED", job->error);
-    else {
-        //  Join page texts with blank lines for the rules
-        char *text = strdup ("");
-        size_t page_nbr;
-        json_t *page;
-        json_array_foreach (job->pages, page_nbr, page)
-        {
-            const char *page_text =
-                json_string_value (json_object_get (page, "text"));
-            char *joined = zsys_sprintf ("%s%s%s", text, page_nbr ? "\n\n" : "",
-                                         page_text ? page_text : "");
-            zstr_free (&text);
-            text = joined;
-        }
-        ds_input_t input = {0};
-        input.pages = job->pages;
-        input.text = text;
-        input.form = s_parse_object (ds_proto_form (job->task));
-        input.file_lib = s_parse_object (ds_proto_file_lib (job->task));
-        input.rules = self->rules;
-        char *error = NULL;
-        json_t *result = job->strategy->offline (&input, &error);
-        char *dump = result ? json_dumps (result, JSON_COMPACT) : NULL;
-        if (dump && strlen (dump) <= DS_PROTO_MAX_TEXT) {
-            s_send_event (self, job->task, DS_EVENT_RESULT, dump, NULL, NULL);
-            self->completed++;
-            zsys_info ("ds_worker: TASK-DONE task=%s type=%s pages=%zu "
-                       "ms=%" PRId64,
-                       ds_proto_task_id (job->task), job->strategy->name,
-                       json_array_size (job->pages),
-                       zclock_mono () - job->started);
-        }
-        else
-            s_fail (self, job->task, "EXTRACT_FAILED",
-                    error ? error : "the result is too large to send");
-        zstr_free (&dump);
-        zstr_free (&error);
-        json_decref (result);
-        json_decref (input.form);
-        json_decref (input.file_lib);
-        zstr_free (&text);
-    }
+    if (job->llm)
+        self->llm_jobs--;
     ds_proto_destroy (&job->task);
     json_decref (job->pages);
+    json_decref (job->form);
+    json_decref (job->file_lib);
+    json_decref (job->messages);
     zstr_free (&job->error);
+    zstr_free (&job->text);
     memset (job, 0, sizeof (job_t));
     self->in_flight--;
+}
+
+
+//  --------------------------------------------------------------------------
+//  The strategies' view of a job
+
+static ds_input_t
+s_input (worker_t *self, job_t *job)
+{
+    ds_input_t input = {0};
+    input.pages = job->pages;
+    input.text = job->text;
+    input.form = job->form;
+    input.file_lib = job->file_lib;
+    input.rules = self->rules;
+    return input;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Send a job's result (takes ownership of result) and free the slot
+
+static void
+s_deliver (worker_t *self, size_t slot, json_t *result)
+{
+    job_t *job = &self->jobs [slot];
+    char *dump = json_dumps (result, JSON_COMPACT);
+    json_decref (result);
+    if (dump && strlen (dump) <= DS_PROTO_MAX_TEXT) {
+        s_send_event (self, job->task, DS_EVENT_RESULT, dump, NULL, NULL);
+        self->completed++;
+        zsys_info ("ds_worker: TASK-DONE task=%s type=%s pages=%zu "
+                   "extractor=%s ms=%" PRId64,
+                   ds_proto_task_id (job->task), job->strategy->name,
+                   json_array_size (job->pages), self->llm ? "llm" : "offline",
+                   zclock_mono () - job->started);
+    }
+    else
+        s_fail (self, job->task, "EXTRACT_FAILED",
+                "the result is too large to send");
+    zstr_free (&dump);
+    s_release (self, slot);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Ask the LLM for a job's result
+
+static void
+s_llm_ask (worker_t *self, size_t slot)
+{
+    job_t *job = &self->jobs [slot];
+    json_t *schema = job->strategy->llm_schema ();
+    uint64_t id = (uint64_t) job->generation << 16 | slot;
+    ds_llm_request (self->llm, id, job->messages, schema);
+    json_decref (schema);
+    if (!job->llm) {
+        job->llm = true;
+        self->llm_jobs++;
+    }
+}
+
+
+//  --------------------------------------------------------------------------
+//  OCR is done: extract offline, or hand over to the LLM
+
+static void
+s_ocr_done (worker_t *self, size_t slot)
+{
+    job_t *job = &self->jobs [slot];
+    if (job->error) {
+        s_fail (self, job->task, "OCR_FAILED", job->error);
+        s_release (self, slot);
+        return;
+    }
+    //  Join page texts with blank lines
+    job->text = strdup ("");
+    size_t page_nbr;
+    json_t *page;
+    json_array_foreach (job->pages, page_nbr, page)
+    {
+        const char *page_text =
+            json_string_value (json_object_get (page, "text"));
+        char *joined = zsys_sprintf ("%s%s%s", job->text,
+                                     page_nbr ? "\n\n" : "",
+                                     page_text ? page_text : "");
+        zstr_free (&job->text);
+        job->text = joined;
+    }
+    job->form = s_parse_object (ds_proto_form (job->task));
+    job->file_lib = s_parse_object (ds_proto_file_lib (job->task));
+    ds_input_t input = s_input (self, job);
+    if (self->llm) {
+        json_t *data = job->strategy->llm_data (&input);
+        job->messages = ds_prompt_messages (self->prompts,
+                                            job->strategy->name, data);
+        json_decref (data);
+        s_llm_ask (self, slot);
+        return;
+    }
+    char *error = NULL;
+    json_t *result = job->strategy->offline (&input, &error);
+    if (result) {
+        json_object_set_new (result, "extractor", json_string ("offline"));
+        s_deliver (self, slot, result);
+    }
+    else {
+        s_fail (self, job->task, "EXTRACT_FAILED", error);
+        s_release (self, slot);
+    }
+    zstr_free (&error);
+}
+
+
+//  --------------------------------------------------------------------------
+//  An LLM call ended: check the reply, repair once, deliver or fail
+
+static void
+s_llm_reply (worker_t *self, ds_llm_reply_t *reply)
+{
+    size_t slot = (size_t) (reply->id & 0xffff);
+    job_t *job = slot < self->capacity ? &self->jobs [slot] : NULL;
+    if (!job || !job->task || !job->llm
+        || job->generation != (uint32_t) (reply->id >> 16))
+        return;                 //  the job is gone; nothing to do
+    if (!reply->ok) {
+        s_fail (self, job->task, reply->code, reply->message);
+        s_release (self, slot);
+        return;
+    }
+    char *error = NULL;
+    json_t *parsed = ds_prompt_parse_reply (reply->content, &error);
+    json_t *result = NULL;
+    if (parsed) {
+        ds_input_t input = s_input (self, job);
+        result = job->strategy->llm_result (parsed, &input, &error);
+        json_decref (parsed);
+    }
+    if (result) {
+        json_object_set_new (result, "extractor", json_string ("llm"));
+        json_object_set_new (result, "model",
+                             json_string (ds_llm_model (self->llm)));
+        json_object_set_new (result, "prompt_hash", json_string (
+            ds_prompt_hash (self->prompts, job->strategy->name)));
+        s_deliver (self, slot, result);
+    }
+    else
+    if (!job->repaired) {
+        //  One repair: show the model its reply and what was wrong
+        zsys_notice ("ds_worker: LLM-REPAIR task=%s reason=\"%s\"",
+                     ds_proto_task_id (job->task), error);
+        char *request = zsys_sprintf (
+            "Your reply was not accepted: %s. Reply again with only the "
+            "corrected JSON object, as the instructions describe.", error);
+        json_array_append_new (job->messages, json_pack (
+            "{s:s, s:s}", "role", "assistant", "content", reply->content));
+        json_array_append_new (job->messages, json_pack (
+            "{s:s, s:s}", "role", "user", "content", request));
+        zstr_free (&request);
+        job->repaired = true;
+        s_llm_ask (self, slot);
+    }
+    else {
+        char *message = zsys_sprintf ("the LLM's reply is unusable after one "
+                                      "repair: %s", error);
+        s_fail (self, job->task, "LLM_BAD_OUTPUT", message);
+        zstr_free (&message);
+        s_release (self, slot);
+    }
+    zstr_free (&error);
 }
 
 
@@ -244,6 +389,7 @@ s_take_task (worker_t *self)
     job->pages = json_array ();
     job->remaining = ds_proto_images (task);
     job->started = zclock_mono ();
+    job->generation = ++self->generation & 0xffffffff;
     self->in_flight++;
     if (self->verbose)
         zsys_debug ("ds_worker: TASK task=%s type=%s pages=%zu attempt=%d",
@@ -255,7 +401,7 @@ s_take_task (worker_t *self)
                         (void *) (((uintptr_t) slot << 16 | page_nbr) + 1));
     }
     if (job->remaining == 0)
-        s_finish (self, slot);
+        s_ocr_done (self, slot);
     else
         s_feed_ocr (self);
 }
@@ -288,7 +434,7 @@ s_page_done (worker_t *self, size_t thread_nbr)
         else if (!job->error)
             job->error = zsys_sprintf ("page %u: %s", page + 1, text);
         if (--job->remaining == 0)
-            s_finish (self, slot);
+            s_ocr_done (self, slot);
     }
     zstr_free (&command);
     zstr_free (&text);
@@ -324,7 +470,7 @@ s_command (worker_t *self)
 static void
 s_run (worker_t *self)
 {
-    size_t max_items = 2 + self->ocr_count;
+    size_t max_items = 2 + self->ocr_count + WORKER_LLM_SOCKETS;
     zmq_pollitem_t *items =
         (zmq_pollitem_t *) zmalloc (max_items * sizeof (zmq_pollitem_t));
     assert (items);
@@ -333,18 +479,30 @@ s_run (worker_t *self)
         if (self->draining
             && (self->in_flight == 0 || zclock_mono () > drain_deadline))
             break;
-        //  Poll OCR threads, the pipe, and tasks only while there is room
+        //  Poll OCR threads, the pipe, tasks only while there is room for
+        //  one more before the LLM stage, and the LLM's connections
         size_t count = 0;
         for (size_t thread_nbr = 0; thread_nbr < self->ocr_count; thread_nbr++)
             items [count++] = (zmq_pollitem_t){
                 zsock_resolve (self->ocr [thread_nbr]), 0, ZMQ_POLLIN, 0};
         items [count++] =
             (zmq_pollitem_t){zsock_resolve (self->pipe), 0, ZMQ_POLLIN, 0};
-        bool room = !self->draining && self->in_flight < self->capacity;
+        bool room = !self->draining && self->in_flight < self->capacity
+                    && self->in_flight - self->llm_jobs < self->ocr_room;
+        size_t tasks_item = count;
         if (room)
             items [count++] =
                 (zmq_pollitem_t){zsock_resolve (self->tasks), 0, ZMQ_POLLIN, 0};
-        if (zmq_poll (items, (int) count, WORKER_POLL_MS) == -1) {
+        size_t llm_first = count;
+        long timeout = WORKER_POLL_MS;
+        if (self->llm) {
+            count += (size_t) ds_llm_pollitems (self->llm, items + count,
+                                                WORKER_LLM_SOCKETS);
+            long llm_timeout = ds_llm_timeout (self->llm);
+            if (llm_timeout >= 0 && llm_timeout < timeout)
+                timeout = llm_timeout;
+        }
+        if (zmq_poll (items, (int) count, timeout) == -1) {
             if (zmq_errno () == EINTR)
                 continue;
             break;
@@ -358,8 +516,17 @@ s_run (worker_t *self)
             drain_deadline = zclock_mono () + WORKER_DRAIN_MS;
             zsys_info ("ds_worker: DRAINING tasks=%zu", self->in_flight);
         }
-        if (room && (items [self->ocr_count + 1].revents & ZMQ_POLLIN))
+        if (room && (items [tasks_item].revents & ZMQ_POLLIN))
             s_take_task (self);
+        if (self->llm) {
+            ds_llm_execute (self->llm, items + llm_first,
+                            (int) (count - llm_first));
+            ds_llm_reply_t *reply;
+            while ((reply = ds_llm_next (self->llm))) {
+                s_llm_reply (self, reply);
+                ds_llm_reply_destroy (&reply);
+            }
+        }
     }
     if (self->in_flight)
         zsys_warning ("ds_worker: DRAIN-TIMEOUT tasks=%zu left unfinished",
@@ -406,8 +573,13 @@ ds_worker (zsock_t *pipe, void *args)
     self.ocr_count = (size_t) ds_config_int (config, "ocr-threads");
     if (self.ocr_count == 0)
         self.ocr_count = cores > 0 ? (size_t) cores : 1;
-    self.capacity =
+    self.ocr_room =
         self.ocr_count + (size_t) ds_config_int (config, "prefetch");
+    //  With an LLM, jobs wait for it beside those in OCR
+    self.llm = ds_llm_new (config);
+    self.capacity =
+        self.ocr_room
+        + (self.llm ? (size_t) ds_config_int (config, "llm-max-inflight") : 0);
     self.ocr = (zactor_t **) zmalloc (self.ocr_count * sizeof (zactor_t *));
     self.ocr_busy = (bool *) zmalloc (self.ocr_count * sizeof (bool));
     self.jobs = (job_t *) zmalloc (self.capacity * sizeof (job_t));
@@ -433,8 +605,22 @@ ds_worker (zsock_t *pipe, void *args)
 
     const char *dispatch = ds_config_get (config, "dispatch-endpoint");
     const char *events = ds_config_get (config, "events-endpoint");
+    const char *prompts_dir = *ds_config_get (config, "prompts-dir")
+                                ? ds_config_get (config, "prompts-dir")
+                                : DS_PROMPTS_DIR;
+    const char *format = ds_config_get (config, "llm-response-format");
+    if (self.llm)
+        self.prompts = ds_prompt_new (prompts_dir);
     bool started = false;
-    if (s_start_ocr (&self, config)) {
+    if (self.llm && !self.prompts) {
+        char *reason = zsys_sprintf ("no prompts in %s", prompts_dir);
+        ds_service_failed (pipe, reason);
+        zstr_free (&reason);
+    }
+    else if (!streq (format, "json_schema") && !streq (format, "json_object"))
+        ds_service_failed (pipe, "llm-response-format must be json_schema or "
+                                 "json_object");
+    else if (s_start_ocr (&self, config)) {
         char *reason = zsys_sprintf ("tesseract could not load language '%s'",
                                      ds_config_get (config, "lang"));
         ds_service_failed (pipe, reason);
@@ -450,9 +636,9 @@ ds_worker (zsock_t *pipe, void *args)
         ds_service_ready (pipe, lines);
         zstr_free (&line);
         zsys_info ("ds_worker: STARTED id=%s ocr-threads=%zu capacity=%zu "
-                   "dispatch=%s events=%s",
-                   self.worker_id, self.ocr_count, self.capacity, dispatch,
-                   events);
+                   "extractor=%s dispatch=%s events=%s",
+                   self.worker_id, self.ocr_count, self.capacity,
+                   self.llm ? "llm" : "offline", dispatch, events);
         s_run (&self);
         zsys_info ("ds_worker: STOPPED completed=%" PRIu64 " failed=%" PRIu64
                    " rejected=%" PRIu64,
@@ -465,11 +651,11 @@ ds_worker (zsock_t *pipe, void *args)
     zsock_destroy (&self.events);
     for (size_t thread_nbr = 0; thread_nbr < self.ocr_count; thread_nbr++)
         zactor_destroy (&self.ocr [thread_nbr]);
-    for (size_t slot = 0; slot < self.capacity; slot++) {
-        ds_proto_destroy (&self.jobs [slot].task);
-        json_decref (self.jobs [slot].pages);
-        zstr_free (&self.jobs [slot].error);
-    }
+    for (size_t slot = 0; slot < self.capacity; slot++)
+        if (self.jobs [slot].task)
+            s_release (&self, slot);
+    ds_llm_destroy (&self.llm);
+    ds_prompt_destroy (&self.prompts);
     free (self.jobs);
     free (self.ocr_busy);
     free (self.ocr);

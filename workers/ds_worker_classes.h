@@ -10,9 +10,12 @@
 #include <tesseract/capi.h>
 #include <leptonica/allheaders.h>
 #include <strings.h>
+#include <curl/curl.h>
 
 #include "ds_ocr.h"
 #include "ds_rules.h"
+#include "ds_llm.h"
+#include "ds_prompt.h"
 #include "ds_strategy.h"
 #include "ds_worker.h"
 
