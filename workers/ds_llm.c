@@ -23,50 +23,50 @@
 //  One request
 
 typedef struct {
-    uint64_t id;                //  caller's id
-    char *body;                 //  request body, JSON
-    char *fallback_body;        //  the same with json_object format, or NULL
-    CURL *easy;                 //  handle while in flight, else NULL
-    zchunk_t *response;         //  response body so far
-    int attempts;               //  HTTP attempts made
-    int64_t deadline;           //  give up after this (mono ms)
-    int64_t retry_at;           //  due time while backing off
-    const char *last_code;      //  code of the last failed attempt
-    char http_code [24];        //  LLM_HTTP_<status> text
+    uint64_t id;            //  caller's id
+    char *body;             //  request body, JSON
+    char *fallback_body;    //  the same with json_object format, or NULL
+    CURL *easy;             //  handle while in flight, else NULL
+    zchunk_t *response;     //  response body so far
+    int attempts;           //  HTTP attempts made
+    int64_t deadline;       //  give up after this (mono ms)
+    int64_t retry_at;       //  due time while backing off
+    const char *last_code;  //  code of the last failed attempt
+    char http_code [24];    //  LLM_HTTP_<status> text
     char last_message [LLM_MESSAGE_MAX];  //  its message
-    bool too_large;             //  response passed LLM_RESPONSE_MAX
+    bool too_large;                       //  response passed LLM_RESPONSE_MAX
 } request_t;
 
 //  A socket libcurl wants watched
 
 typedef struct {
-    curl_socket_t fd;           //  the socket
-    short events;               //  ZMQ_POLLIN | ZMQ_POLLOUT
+    curl_socket_t fd;  //  the socket
+    short events;      //  ZMQ_POLLIN | ZMQ_POLLOUT
 } watch_t;
 
 //  Structure of our class
 
 struct _ds_llm_t {
-    CURLM *multi;               //  the multi handle
-    struct curl_slist *headers; //  Content-Type and Authorization
-    char *url;                  //  {base}/chat/completions
-    char *model;                //  model name
-    double temperature;         //  sampling temperature
-    int64_t max_tokens;         //  reply limit, 0 = provider default
-    long connect_timeout_ms;    //  per attempt
-    long timeout_ms;            //  per attempt, whole transfer
-    int64_t deadline_ms;        //  per request, all attempts
-    int retries;                //  retries after the first attempt
-    size_t max_inflight;        //  cap on transfers in flight
-    bool use_schema;            //  send json_schema response formats
-    zlistx_t *waiting;          //  request_t not yet started (FIFO)
-    zlistx_t *backoff;          //  request_t waiting to retry
-    zlistx_t *inflight;         //  request_t with a transfer
-    zlistx_t *done;             //  ds_llm_reply_t ready for the caller
+    CURLM *multi;                       //  the multi handle
+    struct curl_slist *headers;         //  Content-Type and Authorization
+    char *url;                          //  {base}/chat/completions
+    char *model;                        //  model name
+    double temperature;                 //  sampling temperature
+    int64_t max_tokens;                 //  reply limit, 0 = provider default
+    long connect_timeout_ms;            //  per attempt
+    long timeout_ms;                    //  per attempt, whole transfer
+    int64_t deadline_ms;                //  per request, all attempts
+    int retries;                        //  retries after the first attempt
+    size_t max_inflight;                //  cap on transfers in flight
+    bool use_schema;                    //  send json_schema response formats
+    zlistx_t *waiting;                  //  request_t not yet started (FIFO)
+    zlistx_t *backoff;                  //  request_t waiting to retry
+    zlistx_t *inflight;                 //  request_t with a transfer
+    zlistx_t *done;                     //  ds_llm_reply_t ready for the caller
     watch_t watches [LLM_MAX_SOCKETS];  //  sockets to poll
-    int watch_count;            //  how many
-    int64_t timer_due;          //  curl's timer (mono ms), -1 if none
-    bool verbose;               //  log each attempt
+    int watch_count;                    //  how many
+    int64_t timer_due;                  //  curl's timer (mono ms), -1 if none
+    bool verbose;                       //  log each attempt
 };
 
 
@@ -74,8 +74,8 @@ struct _ds_llm_t {
 //  curl socket callback: keep the watch list
 
 static int
-s_socket_callback (CURL *easy, curl_socket_t fd, int what, void *arg,
-                   void *socket_arg)
+s_socket_callback (
+    CURL *easy, curl_socket_t fd, int what, void *arg, void *socket_arg)
 {
     (void) easy;
     (void) socket_arg;
@@ -95,10 +95,9 @@ s_socket_callback (CURL *easy, curl_socket_t fd, int what, void *arg,
         self->watch_count++;
     }
     self->watches [index].fd = fd;
-    self->watches [index].events = (short) ((what & CURL_POLL_IN? ZMQ_POLLIN
-                                                                : 0)
-                                            | (what & CURL_POLL_OUT?
-                                               ZMQ_POLLOUT: 0));
+    self->watches [index].events =
+        (short) ((what & CURL_POLL_IN ? ZMQ_POLLIN : 0)
+                 | (what & CURL_POLL_OUT ? ZMQ_POLLOUT : 0));
     return 0;
 }
 
@@ -111,7 +110,7 @@ s_timer_callback (CURLM *multi, long timeout_ms, void *arg)
 {
     (void) multi;
     ds_llm_t *self = (ds_llm_t *) arg;
-    self->timer_due = timeout_ms < 0? -1: zclock_mono () + timeout_ms;
+    self->timer_due = timeout_ms < 0 ? -1 : zclock_mono () + timeout_ms;
     return 0;
 }
 
@@ -134,18 +133,17 @@ ds_llm_new (ds_config_t *config)
     self->model = strdup (ds_config_get (config, "llm-model"));
     self->temperature = atof (ds_config_get (config, "llm-temperature"));
     self->max_tokens = ds_config_int (config, "llm-max-tokens");
-    self->connect_timeout_ms = (long) ds_config_int (config,
-                                                     "llm-connect-timeout");
+    self->connect_timeout_ms =
+        (long) ds_config_int (config, "llm-connect-timeout");
     self->timeout_ms = (long) ds_config_int (config, "llm-timeout");
     self->deadline_ms = ds_config_int (config, "llm-deadline");
     self->retries = (int) ds_config_int (config, "llm-retries");
     self->max_inflight = (size_t) ds_config_int (config, "llm-max-inflight");
-    self->use_schema = streq (ds_config_get (config, "llm-response-format"),
-                              "json_schema");
+    self->use_schema =
+        streq (ds_config_get (config, "llm-response-format"), "json_schema");
     self->verbose = ds_config_bool (config, "verbose");
     self->timer_due = -1;
-    self->headers = curl_slist_append (NULL,
-                                       "Content-Type: application/json");
+    self->headers = curl_slist_append (NULL, "Content-Type: application/json");
     self->headers = curl_slist_append (self->headers, "Expect:");
     const char *key = ds_config_get (config, "llm-api-key");
     if (*key) {
@@ -159,8 +157,7 @@ ds_llm_new (ds_config_t *config)
     self->done = zlistx_new ();
     self->multi = curl_multi_init ();
     assert (self->multi);
-    curl_multi_setopt (self->multi, CURLMOPT_SOCKETFUNCTION,
-                       s_socket_callback);
+    curl_multi_setopt (self->multi, CURLMOPT_SOCKETFUNCTION, s_socket_callback);
     curl_multi_setopt (self->multi, CURLMOPT_SOCKETDATA, self);
     curl_multi_setopt (self->multi, CURLMOPT_TIMERFUNCTION, s_timer_callback);
     curl_multi_setopt (self->multi, CURLMOPT_TIMERDATA, self);
@@ -169,9 +166,9 @@ ds_llm_new (ds_config_t *config)
     curl_multi_setopt (self->multi, CURLMOPT_MAXCONNECTS,
                        (long) self->max_inflight);
     zsys_info ("ds_llm: CONFIGURED url=%s model=%s max-inflight=%zu "
-               "retries=%d deadline-ms=%" PRId64 " key=%s", self->url,
-               self->model, self->max_inflight, self->retries,
-               self->deadline_ms, *key? "set": "none");
+               "retries=%d deadline-ms=%" PRId64 " key=%s",
+               self->url, self->model, self->max_inflight, self->retries,
+               self->deadline_ms, *key ? "set" : "none");
     return self;
 }
 
@@ -257,7 +254,7 @@ s_write_callback (char *data, size_t size, size_t count, void *arg)
     size_t bytes = size * count;
     if (zchunk_size (request->response) + bytes > LLM_RESPONSE_MAX) {
         request->too_large = true;
-        return 0;               //  aborts the transfer
+        return 0;  //  aborts the transfer
     }
     zchunk_extend (request->response, data, bytes);
     return bytes;
@@ -276,7 +273,7 @@ s_start (ds_llm_t *self, request_t *request)
     request->too_large = false;
     //  Never let an attempt outlive the request's deadline
     long remaining = (long) (request->deadline - zclock_mono ());
-    long timeout = self->timeout_ms < remaining? self->timeout_ms: remaining;
+    long timeout = self->timeout_ms < remaining ? self->timeout_ms : remaining;
     if (timeout < 1)
         timeout = 1;
     CURL *easy = curl_easy_init ();
@@ -297,8 +294,8 @@ s_start (ds_llm_t *self, request_t *request)
     zlistx_add_end (self->inflight, request);
     curl_multi_add_handle (self->multi, easy);
     if (self->verbose)
-        zsys_debug ("ds_llm: ATTEMPT id=%" PRIu64 " attempt=%d",
-                    request->id, request->attempts);
+        zsys_debug ("ds_llm: ATTEMPT id=%" PRIu64 " attempt=%d", request->id,
+                    request->attempts);
 }
 
 
@@ -331,20 +328,18 @@ s_start_waiting (ds_llm_t *self)
 static void
 s_finish (ds_llm_t *self, request_t *request, bool ok, char *content)
 {
-    ds_llm_reply_t *reply = (ds_llm_reply_t *) zmalloc (
-        sizeof (ds_llm_reply_t));
+    ds_llm_reply_t *reply =
+        (ds_llm_reply_t *) zmalloc (sizeof (ds_llm_reply_t));
     assert (reply);
     reply->id = request->id;
     reply->ok = ok;
     reply->content = content;
     reply->attempts = request->attempts;
     if (!ok) {
-        snprintf (reply->code, sizeof (reply->code), "%s",
-                  request->last_code);
-        reply->message = zsys_sprintf ("%s (after %d attempt%s)",
-                                       request->last_message,
-                                       request->attempts,
-                                       request->attempts == 1? "": "s");
+        snprintf (reply->code, sizeof (reply->code), "%s", request->last_code);
+        reply->message =
+            zsys_sprintf ("%s (after %d attempt%s)", request->last_message,
+                          request->attempts, request->attempts == 1 ? "" : "s");
     }
     zlistx_add_end (self->done, reply);
     s_request_destroy (&request);
@@ -377,10 +372,10 @@ s_content (zchunk_t *response)
     json_t *root = json_loadb ((const char *) zchunk_data (response),
                                zchunk_size (response), 0, NULL);
     json_t *choice = json_array_get (json_object_get (root, "choices"), 0);
-    json_t *content = json_object_get (json_object_get (choice, "message"),
-                                       "content");
-    char *text = json_is_string (content)?
-                 strdup (json_string_value (content)): NULL;
+    json_t *content =
+        json_object_get (json_object_get (choice, "message"), "content");
+    char *text =
+        json_is_string (content) ? strdup (json_string_value (content)) : NULL;
     json_decref (root);
     return text;
 }
@@ -413,22 +408,19 @@ s_attempt_done (ds_llm_t *self, request_t *request, CURLcode result)
                   "(no choices[0].message.content)");
         retry = true;
     }
-    else
-    if (result == CURLE_OPERATION_TIMEDOUT) {
+    else if (result == CURLE_OPERATION_TIMEDOUT) {
         request->last_code = "LLM_TIMEOUT";
         snprintf (request->last_message, LLM_MESSAGE_MAX,
                   "the LLM service did not answer within %ld ms",
                   self->timeout_ms);
         retry = true;
     }
-    else
-    if (result != CURLE_OK && request->too_large) {
+    else if (result != CURLE_OK && request->too_large) {
         request->last_code = "LLM_BAD_OUTPUT";
         snprintf (request->last_message, LLM_MESSAGE_MAX,
                   "the LLM reply is over %d bytes", LLM_RESPONSE_MAX);
     }
-    else
-    if (result != CURLE_OK) {
+    else if (result != CURLE_OK) {
         request->last_code = "LLM_UNAVAILABLE";
         snprintf (request->last_message, LLM_MESSAGE_MAX,
                   "cannot reach the LLM service: %s",
@@ -443,8 +435,7 @@ s_attempt_done (ds_llm_t *self, request_t *request, CURLcode result)
         ds_util_sample (zchunk_data (request->response),
                         zchunk_size (request->response), sample);
         snprintf (request->last_message, LLM_MESSAGE_MAX,
-                  "the LLM service answered HTTP %ld: %.120s", status,
-                  sample);
+                  "the LLM service answered HTTP %ld: %.120s", status, sample);
         retry = status == 429 || status >= 500;
         //  A provider that refuses JSON schemas gets json_object instead
         if (status == 400 && request->fallback_body
@@ -461,13 +452,14 @@ s_attempt_done (ds_llm_t *self, request_t *request, CURLcode result)
             return;
         }
     }
-    int64_t delay = retry_after > 0? (int64_t) retry_after * 1000
-                                   : s_backoff_ms (request->attempts);
+    int64_t delay = retry_after > 0 ? (int64_t) retry_after * 1000
+                                    : s_backoff_ms (request->attempts);
     if (retry && request->attempts <= self->retries
         && zclock_mono () + delay < request->deadline) {
         zsys_warning ("ds_llm: RETRY id=%" PRIu64 " attempt=%d code=%s "
-                      "delay-ms=%" PRId64, request->id, request->attempts,
-                      request->last_code, delay);
+                      "delay-ms=%" PRId64,
+                      request->id, request->attempts, request->last_code,
+                      delay);
         request->retry_at = zclock_mono () + delay;
         zlistx_add_end (self->backoff, request);
     }
@@ -477,7 +469,8 @@ s_attempt_done (ds_llm_t *self, request_t *request, CURLcode result)
             request->last_code = "LLM_TIMEOUT";
             snprintf (request->last_message, LLM_MESSAGE_MAX,
                       "no answer from the LLM service within the deadline "
-                      "of %" PRId64 " ms", self->deadline_ms);
+                      "of %" PRId64 " ms",
+                      self->deadline_ms);
         }
         zsys_warning ("ds_llm: FAILED id=%" PRIu64 " attempts=%d code=%s",
                       request->id, request->attempts, request->last_code);
@@ -511,18 +504,19 @@ s_collect (ds_llm_t *self)
 static char *
 s_body (ds_llm_t *self, json_t *messages, json_t *schema, bool use_schema)
 {
-    json_t *body = json_pack ("{s:s, s:O, s:f}", "model", self->model,
-                              "messages", messages, "temperature",
-                              self->temperature);
+    json_t *body =
+        json_pack ("{s:s, s:O, s:f}", "model", self->model, "messages",
+                   messages, "temperature", self->temperature);
     if (self->max_tokens)
         json_object_set_new (body, "max_tokens",
                              json_integer (self->max_tokens));
     if (schema && use_schema)
-        json_object_set_new (body, "response_format", json_pack (
-            "{s:s, s:{s:s, s:b, s:O}}", "type", "json_schema", "json_schema",
-            "name", "result", "strict", false, "schema", schema));
-    else
-    if (schema)
+        json_object_set_new (body, "response_format",
+                             json_pack ("{s:s, s:{s:s, s:b, s:O}}", "type",
+                                        "json_schema", "json_schema", "name",
+                                        "result", "strict", false, "schema",
+                                        schema));
+    else if (schema)
         json_object_set_new (body, "response_format",
                              json_pack ("{s:s}", "type", "json_object"));
     char *text = json_dumps (body, JSON_COMPACT);
@@ -610,7 +604,7 @@ ds_llm_timeout (ds_llm_t *self)
     }
     if (due < 0)
         return -1;
-    return due <= now? 0: (long) (due - now);
+    return due <= now ? 0 : (long) (due - now);
 }
 
 
@@ -624,9 +618,10 @@ ds_llm_execute (ds_llm_t *self, zmq_pollitem_t *items, int count)
     for (int index = 0; index < count; index++) {
         if (!items [index].revents)
             continue;
-        int mask = (items [index].revents & ZMQ_POLLIN? CURL_CSELECT_IN: 0)
-                 | (items [index].revents & ZMQ_POLLOUT? CURL_CSELECT_OUT: 0)
-                 | (items [index].revents & ZMQ_POLLERR? CURL_CSELECT_ERR: 0);
+        int mask =
+            (items [index].revents & ZMQ_POLLIN ? CURL_CSELECT_IN : 0)
+            | (items [index].revents & ZMQ_POLLOUT ? CURL_CSELECT_OUT : 0)
+            | (items [index].revents & ZMQ_POLLERR ? CURL_CSELECT_ERR : 0);
         curl_multi_socket_action (self->multi, items [index].fd, mask,
                                   &running);
     }
@@ -666,7 +661,7 @@ size_t
 ds_llm_active (ds_llm_t *self)
 {
     return zlistx_size (self->waiting) + zlistx_size (self->backoff)
-         + zlistx_size (self->inflight);
+           + zlistx_size (self->inflight);
 }
 
 
@@ -683,15 +678,15 @@ ds_llm_test (bool verbose)
 
     //  @selftest
     ds_config_t *config = ds_config_new ("worker", DS_ROLE_WORKER, "test");
-    assert (ds_llm_new (config) == NULL);      //  not configured: offline
+    assert (ds_llm_new (config) == NULL);  //  not configured: offline
     //  Port 9 on loopback (discard) is closed on a test machine
     ds_config_set (config, "llm-url", "http://127.0.0.1:9/v1/");
     ds_config_set (config, "llm-retries", "1");
     ds_config_set (config, "llm-api-key", "sk-selftest");
     ds_llm_t *llm = ds_llm_new (config);
     assert (llm);
-    json_t *messages = json_pack ("[{s:s, s:s}]", "role", "user", "content",
-                                  "hi");
+    json_t *messages =
+        json_pack ("[{s:s, s:s}]", "role", "user", "content", "hi");
     assert (ds_llm_request (llm, 42, messages, NULL) == 0);
     assert (ds_llm_active (llm) == 1);
     ds_llm_reply_t *reply = NULL;
@@ -700,7 +695,7 @@ ds_llm_test (bool verbose)
         zmq_pollitem_t items [16];
         int count = ds_llm_pollitems (llm, items, 16);
         long timeout = ds_llm_timeout (llm);
-        zmq_poll (items, count, timeout < 0 || timeout > 100? 100: timeout);
+        zmq_poll (items, count, timeout < 0 || timeout > 100 ? 100 : timeout);
         ds_llm_execute (llm, items, count);
         reply = ds_llm_next (llm);
     }

@@ -34,41 +34,39 @@ static void
 s_flatten_into (json_t *flat, const char *key, json_t *value, int depth)
 {
     if (depth > 8)
-        return;                 //  deeper than any document; drop it
+        return;  //  deeper than any document; drop it
     if (json_is_object (value)) {
         const char *name;
         json_t *child;
-        json_object_foreach (value, name, child) {
-            char *path = *key? zsys_sprintf ("%s.%s", key, name)
-                             : strdup (name);
+        json_object_foreach (value, name, child)
+        {
+            char *path =
+                *key ? zsys_sprintf ("%s.%s", key, name) : strdup (name);
             s_flatten_into (flat, path, child, depth + 1);
             zstr_free (&path);
         }
     }
-    else
-    if (json_is_array (value)) {
+    else if (json_is_array (value)) {
         size_t index;
         json_t *child;
-        json_array_foreach (value, index, child) {
-            char *path = zsys_sprintf ("%s%s%zu", key, *key? ".": "",
-                                       index + 1);
+        json_array_foreach (value, index, child)
+        {
+            char *path =
+                zsys_sprintf ("%s%s%zu", key, *key ? "." : "", index + 1);
             s_flatten_into (flat, path, child, depth + 1);
             zstr_free (&path);
         }
     }
-    else
-    if (json_is_string (value))
+    else if (json_is_string (value))
         json_object_set (flat, key, value);
-    else
-    if (json_is_null (value))
+    else if (json_is_null (value))
         json_object_set_new (flat, key, json_string (""));
-    else
-    if (json_is_boolean (value))
-        json_object_set_new (flat, key, json_string (json_is_true (value)?
-                                                     "true": "false"));
+    else if (json_is_boolean (value))
+        json_object_set_new (
+            flat, key, json_string (json_is_true (value) ? "true" : "false"));
     else {
         char *text = json_dumps (value, JSON_ENCODE_ANY);
-        json_object_set_new (flat, key, json_string (text? text: ""));
+        json_object_set_new (flat, key, json_string (text ? text : ""));
         free (text);
     }
 }
@@ -141,9 +139,8 @@ s_is_string_array (json_t *value)
         return false;
     size_t index;
     json_t *item;
-    json_array_foreach (value, index, item)
-        if (!json_is_string (item))
-            return false;
+    json_array_foreach (value, index,
+                        item) if (!json_is_string (item)) return false;
     return true;
 }
 
@@ -152,38 +149,38 @@ s_is_string_array (json_t *value)
 //  Check a document or form reply and shape the result
 
 json_t *
-ds_strategy_document_reply (json_t *reply, ds_input_t *input,
-                            bool with_fields, char **error)
+ds_strategy_document_reply (json_t *reply,
+                            ds_input_t *input,
+                            bool with_fields,
+                            char **error)
 {
     const char *problem = NULL;
     json_t *related = json_object_get (reply, "related");
     if (!json_is_string (json_object_get (reply, "title")))
         problem = "\"title\" must be a string";
-    else
-    if (!s_is_string_array (json_object_get (reply, "tags")))
+    else if (!s_is_string_array (json_object_get (reply, "tags")))
         problem = "\"tags\" must be an array of strings";
-    else
-    if (!json_is_string (json_object_get (reply, "description")))
+    else if (!json_is_string (json_object_get (reply, "description")))
         problem = "\"description\" must be a string";
-    else
-    if (!json_is_object (json_object_get (reply, "kv")))
+    else if (!json_is_object (json_object_get (reply, "kv")))
         problem = "\"kv\" must be an object";
-    else
-    if (!json_is_array (related))
+    else if (!json_is_array (related))
         problem = "\"related\" must be an array";
-    else
-    if (with_fields && !s_is_string_array (json_object_get (reply, "fields")))
+    else if (with_fields
+             && !s_is_string_array (json_object_get (reply, "fields")))
         problem = "\"fields\" must be an array of strings";
     size_t index;
     json_t *item;
     if (!problem)
-        json_array_foreach (related, index, item)
-            if (!json_is_string (json_object_get (item, "type"))
-                || !json_is_string (json_object_get (item, "value"))) {
-                problem = "each of \"related\" must be {\"type\": string, "
-                          "\"value\": string}";
-                break;
-            }
+        json_array_foreach (
+            related, index,
+            item) if (!json_is_string (json_object_get (item, "type"))
+                      || !json_is_string (json_object_get (item, "value")))
+        {
+            problem = "each of \"related\" must be {\"type\": string, "
+                      "\"value\": string}";
+            break;
+        }
     if (problem) {
         *error = strdup (problem);
         return NULL;
@@ -193,13 +190,12 @@ ds_strategy_document_reply (json_t *reply, ds_input_t *input,
     json_object_set (result, "tags", json_object_get (reply, "tags"));
     json_object_set (result, "description",
                      json_object_get (reply, "description"));
-    json_object_set_new (result, "kv", ds_strategy_flatten (
-        json_object_get (reply, "kv")));
+    json_object_set_new (result, "kv",
+                         ds_strategy_flatten (json_object_get (reply, "kv")));
     json_t *items = json_array ();
-    json_array_foreach (related, index, item)
-        json_array_append_new (items, json_pack (
-            "{s:O, s:O}", "type", json_object_get (item, "type"), "value",
-            json_object_get (item, "value")));
+    json_array_foreach (related, index, item) json_array_append_new (
+        items, json_pack ("{s:O, s:O}", "type", json_object_get (item, "type"),
+                          "value", json_object_get (item, "value")));
     json_object_set_new (result, "related", items);
     json_object_set (result, "pages", input->pages);
     if (with_fields)
@@ -308,32 +304,32 @@ ds_strategy_test (bool verbose)
     json_decref (filling.file_lib);
 
     //  LLM replies: nested kv flattened to strings, schema enforced
-    json_t *kv = json_pack ("{s:s, s:{s:s}, s:[{s:s, s:i}], s:b, s:n}",
-                            "Total", "12.50", "Customer", "name", "Acme",
-                            "Items", "name", "Pen", "qty", 2, "Paid", true,
-                            "Note");
+    json_t *kv = json_pack ("{s:s, s:{s:s}, s:[{s:s, s:i}], s:b, s:n}", "Total",
+                            "12.50", "Customer", "name", "Acme", "Items",
+                            "name", "Pen", "qty", 2, "Paid", true, "Note");
     json_t *flat = ds_strategy_flatten (kv);
-    assert (streq (json_string_value (json_object_get (flat,
-                   "Customer.name")), "Acme"));
-    assert (streq (json_string_value (json_object_get (flat,
-                   "Items.1.name")), "Pen"));
-    assert (streq (json_string_value (json_object_get (flat, "Items.1.qty")),
-                   "2"));
-    assert (streq (json_string_value (json_object_get (flat, "Paid")),
-                   "true"));
+    assert (streq (json_string_value (json_object_get (flat, "Customer.name")),
+                   "Acme"));
+    assert (streq (json_string_value (json_object_get (flat, "Items.1.name")),
+                   "Pen"));
+    assert (
+        streq (json_string_value (json_object_get (flat, "Items.1.qty")), "2"));
+    assert (streq (json_string_value (json_object_get (flat, "Paid")), "true"));
     assert (streq (json_string_value (json_object_get (flat, "Note")), ""));
     json_decref (flat);
     input.pages = json_pack ("[{s:s, s:i}]", "text", "x", "confidence", 90);
-    json_t *reply = json_pack ("{s:s, s:[s], s:s, s:O, s:[{s:s, s:s}], "
-                               "s:[s]}", "title", "Invoice", "tags",
-                               "invoice", "description", "An invoice.",
-                               "kv", kv, "related", "type", "date",
-                               "value", "2026-11-30", "fields", "Name");
+    json_t *reply =
+        json_pack ("{s:s, s:[s], s:s, s:O, s:[{s:s, s:s}], "
+                   "s:[s]}",
+                   "title", "Invoice", "tags", "invoice", "description",
+                   "An invoice.", "kv", kv, "related", "type", "date", "value",
+                   "2026-11-30", "fields", "Name");
     result = ds_strategy_form.llm_result (reply, &input, &error);
     assert (result && !error);
     assert (json_array_size (json_object_get (result, "pages")) == 1);
-    assert (streq (json_string_value (json_object_get (json_object_get (
-                   result, "kv"), "Items.1.name")), "Pen"));
+    assert (streq (json_string_value (json_object_get (
+                       json_object_get (result, "kv"), "Items.1.name")),
+                   "Pen"));
     assert (json_array_size (json_object_get (result, "fields")) == 1);
     json_decref (result);
     json_object_set_new (reply, "tags", json_string ("invoice"));
@@ -346,18 +342,20 @@ ds_strategy_test (bool verbose)
 
     //  Form filling replies: sources checked, missing fields made null
     filling.form = json_pack ("{s:[s,s]}", "fields", "Name", "Email");
-    reply = json_pack ("{s:{s:{s:s, s:{s:s, s:s}}}}", "fields", "Name",
-                       "value", "Maria", "source", "type", "document",
-                       "resource_id", "d1");
+    reply =
+        json_pack ("{s:{s:{s:s, s:{s:s, s:s}}}}", "fields", "Name", "value",
+                   "Maria", "source", "type", "document", "resource_id", "d1");
     result = ds_strategy_form_filling.llm_result (reply, &filling, &error);
     assert (result);
     fields = json_object_get (result, "fields");
-    assert (json_is_null (json_object_get (json_object_get (fields, "Email"),
-                                           "value")));
+    assert (json_is_null (
+        json_object_get (json_object_get (fields, "Email"), "value")));
     json_decref (result);
-    json_object_set_new (json_object_get (json_object_get (
-        json_object_get (reply, "fields"), "Name"), "source"), "type",
-        json_string ("rumour"));
+    json_object_set_new (
+        json_object_get (
+            json_object_get (json_object_get (reply, "fields"), "Name"),
+            "source"),
+        "type", json_string ("rumour"));
     assert (!ds_strategy_form_filling.llm_result (reply, &filling, &error));
     zstr_free (&error);
     json_decref (reply);

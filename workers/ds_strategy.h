@@ -60,18 +60,16 @@ json_t *ds_strategy_document_part (ds_input_t *input);
 
 //  For document and form: the pages' texts as LLM data, the reply schema
 //  (with "fields" for forms), and the check of a reply
-json_t *
-    ds_strategy_document_data (ds_input_t *input);
-json_t *
-    ds_strategy_document_schema (bool with_fields);
-json_t *
-    ds_strategy_document_reply (json_t *reply, ds_input_t *input,
-                                bool with_fields, char **error);
+json_t *ds_strategy_document_data (ds_input_t *input);
+json_t *ds_strategy_document_schema (bool with_fields);
+json_t *ds_strategy_document_reply (json_t *reply,
+                                    ds_input_t *input,
+                                    bool with_fields,
+                                    char **error);
 
 //  Flatten a kv value into string values: nested objects become dotted
 //  keys, lists 1-based indices ("Items.1.name"). Returns a new object.
-json_t *
-    ds_strategy_flatten (json_t *kv);
+json_t *ds_strategy_flatten (json_t *kv);
 
 //  The strategies
 extern const ds_strategy_t ds_strategy_document;

@@ -121,8 +121,8 @@ s_field_label (json_t *field)
 {
     if (json_is_object (field))
         field = json_object_get (field, "name")
-                  ? json_object_get (field, "name")
-                  : json_object_get (field, "label");
+                    ? json_object_get (field, "name")
+                    : json_object_get (field, "label");
     return json_string_value (field);
 }
 
@@ -195,10 +195,9 @@ s_llm_data (ds_input_t *input)
     json_t *labels = json_array ();
     size_t index;
     json_t *field;
-    json_array_foreach (json_object_get (input->form, "fields"), index, field)
-        if (s_field_label (field))
-            json_array_append_new (labels,
-                                   json_string (s_field_label (field)));
+    json_array_foreach (json_object_get (input->form, "fields"), index,
+                        field) if (s_field_label (field))
+        json_array_append_new (labels, json_string (s_field_label (field)));
     return json_pack ("{s:{s:o}, s:O}", "form", "fields", labels, "file_lib",
                       input->file_lib ? input->file_lib : json_object ());
 }
@@ -239,27 +238,26 @@ s_llm_result (json_t *reply, ds_input_t *input, char **error)
     json_t *fields = json_object ();
     size_t index;
     json_t *field;
-    json_array_foreach (json_object_get (input->form, "fields"), index,
-                        field) {
+    json_array_foreach (json_object_get (input->form, "fields"), index, field)
+    {
         const char *label = s_field_label (field);
         if (!label || !*label)
             continue;
         json_t *answer = json_object_get (answers, label);
         json_t *value = json_object_get (answer, "value");
         json_t *source = json_object_get (answer, "source");
-        const char *kind = json_string_value (json_object_get (source,
-                                                              "type"));
+        const char *kind = json_string_value (json_object_get (source, "type"));
         const char *problem = NULL;
         if (answer && !json_is_object (answer))
             problem = "must be an object {\"value\", \"source\"}";
-        else
-        if (value && !json_is_string (value) && !json_is_number (value)
-            && !json_is_null (value))
+        else if (value && !json_is_string (value) && !json_is_number (value)
+                 && !json_is_null (value))
             problem = "\"value\" must be a string, a number or null";
-        else
-        if (source && !json_is_null (source)
-            && (!kind || !(streq (kind, "document") || streq (kind, "form"))
-                || !json_is_string (json_object_get (source, "resource_id"))))
+        else if (source && !json_is_null (source)
+                 && (!kind
+                     || !(streq (kind, "document") || streq (kind, "form"))
+                     || !json_is_string (
+                         json_object_get (source, "resource_id"))))
             problem = "\"source\" must be null or {\"type\": \"document\" "
                       "or \"form\", \"resource_id\": string}";
         if (problem) {
@@ -268,9 +266,10 @@ s_llm_result (json_t *reply, ds_input_t *input, char **error)
             return NULL;
         }
         bool found = value && !json_is_null (value);
-        json_object_set_new (fields, label, json_pack (
-            "{s:O, s:O}", "value", found ? value : json_null (), "source",
-            found && source ? source : json_null ()));
+        json_object_set_new (
+            fields, label,
+            json_pack ("{s:O, s:O}", "value", found ? value : json_null (),
+                       "source", found && source ? source : json_null ()));
     }
     return json_pack ("{s:o}", "fields", fields);
 }

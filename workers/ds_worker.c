@@ -39,29 +39,29 @@ typedef struct {
 //  Structure of the actor's state
 
 typedef struct {
-    zsock_t *pipe;        //  actor pipe
-    zsock_t *tasks;       //  PULL, connected: TASK from ventilator
-    zsock_t *events;      //  PUSH, connected: EVENT to sink
-    zactor_t **ocr;       //  OCR threads
-    bool *ocr_busy;       //  which OCR threads hold a page
-    size_t ocr_count;     //  number of OCR threads
-    job_t *jobs;          //  job slots
-    size_t capacity;      //  job slots in all
-    size_t in_flight;     //  job slots in use
-    zlistx_t *waiting;    //  pages for OCR: (slot << 16 | page) + 1
-    ds_rules_t *rules;    //  offline extraction rules
-    ds_llm_t *llm;        //  LLM client, NULL for offline extraction
-    ds_prompt_t *prompts; //  LLM prompts, with llm
-    size_t llm_jobs;      //  jobs waiting for the LLM
-    size_t ocr_room;      //  jobs before the LLM stage, at most
-    uint32_t generation;  //  counter for job generations
-    ds_proto_t *message;  //  reusable decoded message
-    char *worker_id;      //  our name in events
-    bool verbose;         //  log each task
-    bool draining;        //  $TERM received: take no more tasks
-    uint64_t completed;   //  tasks that ended with a result
-    uint64_t failed;      //  tasks that ended with an error
-    uint64_t rejected;    //  malformed frames
+    zsock_t *pipe;         //  actor pipe
+    zsock_t *tasks;        //  PULL, connected: TASK from ventilator
+    zsock_t *events;       //  PUSH, connected: EVENT to sink
+    zactor_t **ocr;        //  OCR threads
+    bool *ocr_busy;        //  which OCR threads hold a page
+    size_t ocr_count;      //  number of OCR threads
+    job_t *jobs;           //  job slots
+    size_t capacity;       //  job slots in all
+    size_t in_flight;      //  job slots in use
+    zlistx_t *waiting;     //  pages for OCR: (slot << 16 | page) + 1
+    ds_rules_t *rules;     //  offline extraction rules
+    ds_llm_t *llm;         //  LLM client, NULL for offline extraction
+    ds_prompt_t *prompts;  //  LLM prompts, with llm
+    size_t llm_jobs;       //  jobs waiting for the LLM
+    size_t ocr_room;       //  jobs before the LLM stage, at most
+    uint32_t generation;   //  counter for job generations
+    ds_proto_t *message;   //  reusable decoded message
+    char *worker_id;       //  our name in events
+    bool verbose;          //  log each task
+    bool draining;         //  $TERM received: take no more tasks
+    uint64_t completed;    //  tasks that ended with a result
+    uint64_t failed;       //  tasks that ended with an error
+    uint64_t rejected;     //  malformed frames
 } worker_t;
 
 
@@ -224,9 +224,9 @@ s_ocr_done (worker_t *self, size_t slot)
     {
         const char *page_text =
             json_string_value (json_object_get (page, "text"));
-        char *joined = zsys_sprintf ("%s%s%s", job->text,
-                                     page_nbr ? "\n\n" : "",
-                                     page_text ? page_text : "");
+        char *joined =
+            zsys_sprintf ("%s%s%s", job->text, page_nbr ? "\n\n" : "",
+                          page_text ? page_text : "");
         zstr_free (&job->text);
         job->text = joined;
     }
@@ -235,8 +235,8 @@ s_ocr_done (worker_t *self, size_t slot)
     ds_input_t input = s_input (self, job);
     if (self->llm) {
         json_t *data = job->strategy->llm_data (&input);
-        job->messages = ds_prompt_messages (self->prompts,
-                                            job->strategy->name, data);
+        job->messages =
+            ds_prompt_messages (self->prompts, job->strategy->name, data);
         json_decref (data);
         s_llm_ask (self, slot);
         return;
@@ -265,7 +265,7 @@ s_llm_reply (worker_t *self, ds_llm_reply_t *reply)
     job_t *job = slot < self->capacity ? &self->jobs [slot] : NULL;
     if (!job || !job->task || !job->llm
         || job->generation != (uint32_t) (reply->id >> 16))
-        return;                 //  the job is gone; nothing to do
+        return;  //  the job is gone; nothing to do
     if (!reply->ok) {
         s_fail (self, job->task, reply->code, reply->message);
         s_release (self, slot);
@@ -283,29 +283,33 @@ s_llm_reply (worker_t *self, ds_llm_reply_t *reply)
         json_object_set_new (result, "extractor", json_string ("llm"));
         json_object_set_new (result, "model",
                              json_string (ds_llm_model (self->llm)));
-        json_object_set_new (result, "prompt_hash", json_string (
-            ds_prompt_hash (self->prompts, job->strategy->name)));
+        json_object_set_new (
+            result, "prompt_hash",
+            json_string (ds_prompt_hash (self->prompts, job->strategy->name)));
         s_deliver (self, slot, result);
     }
-    else
-    if (!job->repaired) {
+    else if (!job->repaired) {
         //  One repair: show the model its reply and what was wrong
         zsys_notice ("ds_worker: LLM-REPAIR task=%s reason=\"%s\"",
                      ds_proto_task_id (job->task), error);
         char *request = zsys_sprintf (
             "Your reply was not accepted: %s. Reply again with only the "
-            "corrected JSON object, as the instructions describe.", error);
-        json_array_append_new (job->messages, json_pack (
-            "{s:s, s:s}", "role", "assistant", "content", reply->content));
-        json_array_append_new (job->messages, json_pack (
-            "{s:s, s:s}", "role", "user", "content", request));
+            "corrected JSON object, as the instructions describe.",
+            error);
+        json_array_append_new (job->messages,
+                               json_pack ("{s:s, s:s}", "role", "assistant",
+                                          "content", reply->content));
+        json_array_append_new (
+            job->messages,
+            json_pack ("{s:s, s:s}", "role", "user", "content", request));
         zstr_free (&request);
         job->repaired = true;
         s_llm_ask (self, slot);
     }
     else {
         char *message = zsys_sprintf ("the LLM's reply is unusable after one "
-                                      "repair: %s", error);
+                                      "repair: %s",
+                                      error);
         s_fail (self, job->task, "LLM_BAD_OUTPUT", message);
         zstr_free (&message);
         s_release (self, slot);
@@ -606,8 +610,8 @@ ds_worker (zsock_t *pipe, void *args)
     const char *dispatch = ds_config_get (config, "dispatch-endpoint");
     const char *events = ds_config_get (config, "events-endpoint");
     const char *prompts_dir = *ds_config_get (config, "prompts-dir")
-                                ? ds_config_get (config, "prompts-dir")
-                                : DS_PROMPTS_DIR;
+                                  ? ds_config_get (config, "prompts-dir")
+                                  : DS_PROMPTS_DIR;
     const char *format = ds_config_get (config, "llm-response-format");
     if (self.llm)
         self.prompts = ds_prompt_new (prompts_dir);
