@@ -456,10 +456,16 @@ ds_config_args (ds_config_t *self)
 void
 ds_config_log (ds_config_t *self)
 {
-    for (size_t option_nbr = 0; option_nbr < OPTION_COUNT; option_nbr++)
-        if (s_options [option_nbr].roles & self->role)
-            zsys_info ("%s: CONFIG %s=%s", self->program,
-                       s_options [option_nbr].name, self->values [option_nbr]);
+    for (size_t option_nbr = 0; option_nbr < OPTION_COUNT; option_nbr++) {
+        const option_t *option = &s_options [option_nbr];
+        if (!(option->roles & self->role))
+            continue;
+        //  Secrets are never logged, only whether they are set
+        bool secret = streq (option->name, "llm-api-key");
+        const char *value = self->values [option_nbr];
+        zsys_info ("%s: CONFIG %s=%s", self->program, option->name,
+                   secret ? (*value ? "(set)" : "(none)") : value);
+    }
 }
 
 

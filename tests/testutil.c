@@ -102,7 +102,10 @@ s_value (const char *text, const char *name)
 //  Start the pipeline
 
 th_harness_t *
-th_harness_new (const char *name, int workers, const char **extra_gateway_args)
+th_harness_new (const char *name,
+                int workers,
+                const char **gateway_args,
+                const char **worker_args)
 {
     zsys_init ();
     curl_global_init (CURL_GLOBAL_DEFAULT);
@@ -129,12 +132,12 @@ th_harness_new (const char *name, int workers, const char **extra_gateway_args)
     zstr_free (&text);
 
     char *queue_arg = zsys_sprintf ("--queue-endpoint=%s", queue);
-    const char *gateway_args [24] = {data_dir, queue_arg, "--http-port=0"};
+    const char *all_gateway_args [24] = {data_dir, queue_arg, "--http-port=0"};
     int argc = 3;
-    for (const char **arg = extra_gateway_args; arg && *arg; arg++)
-        gateway_args [argc++] = *arg;
-    gateway_args [argc] = NULL;
-    text = s_start (self, "docusnap-gateway", "gateway", gateway_args);
+    for (const char **arg = gateway_args; arg && *arg; arg++)
+        all_gateway_args [argc++] = *arg;
+    all_gateway_args [argc] = NULL;
+    text = s_start (self, "docusnap-gateway", "gateway", all_gateway_args);
     self->url = s_value (text, "http");
     zstr_free (&text);
 
@@ -143,9 +146,13 @@ th_harness_new (const char *name, int workers, const char **extra_gateway_args)
     for (int worker_nbr = 1; worker_nbr <= workers; worker_nbr++) {
         char *worker_name = zsys_sprintf ("worker-%d", worker_nbr);
         char *id_arg = zsys_sprintf ("--worker-id=%s", worker_name);
-        const char *worker_args [] = {dispatch_arg, events_arg, id_arg,
-                                      "--ocr-threads=2", NULL};
-        text = s_start (self, "docusnap-worker", worker_name, worker_args);
+        const char *all_worker_args [24] = {dispatch_arg, events_arg, id_arg,
+                                            "--ocr-threads=2"};
+        int count = 4;
+        for (const char **arg = worker_args; arg && *arg; arg++)
+            all_worker_args [count++] = *arg;
+        all_worker_args [count] = NULL;
+        text = s_start (self, "docusnap-worker", worker_name, all_worker_args);
         zstr_free (&text);
         zstr_free (&id_arg);
         zstr_free (&worker_name);
@@ -512,4 +519,90 @@ th_check_result (const char *type, json_t *result)
             }
         }
     }
+}
+
+
+const char *
+th_harness_dir (th_harness_t *self)
+{
+    return self->dir;
+}
+
+
+//  --------------------------------------------------------------------------
+//  The mock LLM server
+
+char *
+th_mock_start (const char *dir, int latency_ms, const char *api_key, pid_t *pid)
+{
+    const char *source = getenv ("DS_SOURCE_DIR");
+    char *script =
+        zsys_sprintf ("%s/tests/mock_llm.py", source ? source : "..");
+    if (access ("/usr/bin/python3", X_OK) || access (script, R_OK)) {
+        fprintf (stderr, "SKIP: python3 or %s missing\n", script);
+        exit (77);
+    }
+    ds_util_mkdir_p (dir);
+    char *ready_file = zsys_sprintf ("%s/mock.ready", dir);
+    unlink (ready_file);
+    char *latency = zsys_sprintf ("%d", latency_ms);
+    *pid = fork ();
+    if (*pid == 0) {
+        prctl (PR_SET_PDEATHSIG, SIGKILL);
+        execl ("/usr/bin/python3", "python3", script, "--ready-file",
+               ready_file, "--latency-ms", latency, "--api-key", api_key,
+               (char *) NULL);
+        _exit (127);
+    }
+    int64_t deadline = zclock_mono () + HARNESS_READY_MS;
+    while (!zsys_file_exists (ready_file)) {
+        int status;
+        TH_CHECK (waitpid (*pid, &status, WNOHANG) == 0, "mock LLM exited");
+        TH_CHECK (zclock_mono () < deadline, "mock LLM not ready in time");
+        zclock_sleep (10);
+    }
+    zchunk_t *chunk = zchunk_slurp (ready_file, 0);
+    char *text = zchunk_strdup (chunk);
+    zchunk_destroy (&chunk);
+    char *url = s_value (text, "url");
+    zstr_free (&text);
+    zstr_free (&latency);
+    zstr_free (&ready_file);
+    zstr_free (&script);
+    return url;
+}
+
+json_t *
+th_mock_stats (const char *url)
+{
+    //  url ends with /v1; the stats live at the root
+    char *stats_url =
+        zsys_sprintf ("%.*s/_mock/stats", (int) (strlen (url) - 3), url);
+    char *response = NULL;
+    long code = th_http ("GET", stats_url, NULL, NULL, 0, &response);
+    TH_CHECK (code == 200, "mock stats: %ld", code);
+    json_t *stats = json_loads (response, 0, NULL);
+    zstr_free (&response);
+    zstr_free (&stats_url);
+    return stats;
+}
+
+void
+th_mock_stop (pid_t pid)
+{
+    kill (pid, SIGTERM);
+    waitpid (pid, NULL, 0);
+}
+
+bool
+th_file_contains (const char *path, const char *text)
+{
+    zchunk_t *chunk = zchunk_slurp (path, 0);
+    if (!chunk)
+        return false;
+    char *content = zchunk_strdup (chunk);
+    zchunk_destroy (&chunk);
+    bool found = strstr (content, text) != NULL;
+    zstr_free (&content);
+    return found;
 }

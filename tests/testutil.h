@@ -30,10 +30,12 @@ typedef struct _th_harness_t th_harness_t;
     } while (0)
 
 //  Start sink, ventilator, gateway and `workers` workers for test `name`.
-//  extra_gateway_args is a NULL-terminated list of extra gateway flags
+//  gateway_args and worker_args are NULL-terminated lists of extra flags
 //  (or NULL). Exits 77 (skip) if the binaries are missing.
-th_harness_t *
-th_harness_new (const char *name, int workers, const char **extra_gateway_args);
+th_harness_t *th_harness_new (const char *name,
+                              int workers,
+                              const char **gateway_args,
+                              const char **worker_args);
 
 //  Stop every service with SIGTERM; checks each exits 0 within 30 s.
 void th_harness_destroy (th_harness_t **self_p);
@@ -85,5 +87,25 @@ char *th_submit (th_harness_t *self, const char *type, const char *body);
 //  Check a result object against the schema of its task type
 //  (docs/RESULTS.md); exits with the reason if it does not match.
 void th_check_result (const char *type, json_t *result);
+
+//  The harness's own directory (logs, database, ready files)
+const char *th_harness_dir (th_harness_t *self);
+
+//  Start tests/mock_llm.py with the given reply latency and API key ("" for
+//  none). Returns its base URL ("http://127.0.0.1:PORT/v1"), caller frees;
+//  sets *pid. Exits 77 if python3 is missing.
+char *th_mock_start (const char *dir,
+                     int latency_ms,
+                     const char *api_key,
+                     pid_t *pid);
+
+//  The mock's counters (GET /_mock/stats); caller decrefs.
+json_t *th_mock_stats (const char *url);
+
+//  Stop the mock
+void th_mock_stop (pid_t pid);
+
+//  True if the file contains text
+bool th_file_contains (const char *path, const char *text);
 
 #endif
