@@ -9,31 +9,12 @@
 
 #include "docusnap.h"
 #include <curl/curl.h>
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <sys/prctl.h>
 
-#define UP_READY_TIMEOUT_MS 60000  //  a service's start-up, at most
-#define UP_STOP_TIMEOUT_MS 40000   //  SIGTERM to SIGKILL
-#define UP_RESTART_MIN_MS 500      //  first restart delay
-#define UP_RESTART_MAX_MS 10000    //  longest restart delay
-#define UP_STABLE_MS 30000         //  alive this long resets the delay
-#define WAIT_POLL_MS 250           //  status polling interval
+#define UP_STOP_TIMEOUT_MS 40000  //  SIGTERM to SIGKILL
+#define UP_SUPERVISE_MS 100       //  how often to look for dead services
+#define WAIT_POLL_MS 250          //  status polling interval
 #define HTTP_TIMEOUT_S 120
-
-//  One supervised service process
-
-typedef struct {
-    const char *program;    //  e.g. "docusnap-sink"
-    char *name;             //  e.g. "worker-2"
-    zlist_t *args;          //  arguments after the program (char *)
-    char *ready_file;       //  where it writes its endpoints
-    pid_t pid;              //  running process, 0 if none
-    int64_t started;        //  when it last started (mono ms)
-    int64_t restart_at;     //  when to start it again, 0 if not due
-    int64_t delay;          //  next restart delay
-    unsigned int restarts;  //  restarts so far
-} child_t;
 
 static char *s_bin_dir = NULL;
 
@@ -57,211 +38,6 @@ s_own_dir (void)
 
 
 //  --------------------------------------------------------------------------
-//  Create a child description
-
-static child_t *
-s_child_new (const char *program, const char *name, const char *run_dir)
-{
-    child_t *child = (child_t *) zmalloc (sizeof (child_t));
-    assert (child);
-    child->program = program;
-    child->name = strdup (name);
-    child->args = zlist_new ();
-    zlist_autofree (child->args);
-    child->ready_file = zsys_sprintf ("%s/%s.ready", run_dir, name);
-    child->delay = UP_RESTART_MIN_MS;
-    return child;
-}
-
-static void
-s_child_destroy (child_t **child_p)
-{
-    child_t *child = *child_p;
-    if (child) {
-        zlist_destroy (&child->args);
-        zstr_free (&child->name);
-        zstr_free (&child->ready_file);
-        free (child);
-        *child_p = NULL;
-    }
-}
-
-static void
-s_child_arg (child_t *child, const char *name, const char *value)
-{
-    char *arg = zsys_sprintf ("--%s=%s", name, value);
-    zlist_append (child->args, arg);
-    zstr_free (&arg);
-}
-
-
-//  --------------------------------------------------------------------------
-//  Arguments every service gets from docusnap up; replaces any it had
-
-static void
-s_child_common (child_t *child, ds_config_t *config, bool store)
-{
-    zlist_purge (child->args);
-    if (store)
-        s_child_arg (child, "data-dir", ds_config_get (config, "data-dir"));
-    if (*ds_config_get (config, "config"))
-        s_child_arg (child, "config", ds_config_get (config, "config"));
-    if (ds_config_bool (config, "verbose"))
-        s_child_arg (child, "verbose", "true");
-}
-
-
-//  --------------------------------------------------------------------------
-//  Start a child process. Returns 0, or -1 if it could not be started.
-
-static int
-s_child_start (child_t *child)
-{
-    unlink (child->ready_file);
-    char *path = zsys_sprintf ("%s/%s", s_bin_dir, child->program);
-    size_t count = zlist_size (child->args);
-    char **argv = (char **) zmalloc ((count + 3) * sizeof (char *));
-    argv [0] = path;
-    size_t arg_nbr = 1;
-    for (char *arg = (char *) zlist_first (child->args); arg;
-         arg = (char *) zlist_next (child->args))
-        argv [arg_nbr++] = arg;
-    char *ready = zsys_sprintf ("--ready-file=%s", child->ready_file);
-    argv [arg_nbr++] = ready;
-    argv [arg_nbr] = NULL;
-    pid_t pid = fork ();
-    if (pid == 0) {
-        //  Own process group, so a terminal's Ctrl-C reaches only docusnap
-        //  up, which stops the services in order; and SIGTERM if up dies
-        setpgid (0, 0);
-        prctl (PR_SET_PDEATHSIG, SIGTERM);
-        execv (path, argv);
-        fprintf (stderr, "docusnap: cannot run %s: %s\n", path,
-                 strerror (errno));
-        _exit (127);
-    }
-    free (argv);
-    zstr_free (&ready);
-    zstr_free (&path);
-    if (pid < 0)
-        return -1;
-    child->pid = pid;
-    child->started = zclock_mono ();
-    child->restart_at = 0;
-    return 0;
-}
-
-
-//  --------------------------------------------------------------------------
-//  Wait for a child's ready file; returns its text (caller frees) or NULL
-//  if the child died or took too long
-
-static char *
-s_child_wait_ready (child_t *child)
-{
-    int64_t deadline = zclock_mono () + UP_READY_TIMEOUT_MS;
-    while (zclock_mono () < deadline && !zsys_interrupted) {
-        if (zsys_file_exists (child->ready_file)) {
-            zfile_t *file = zfile_new (NULL, child->ready_file);
-            char *text = NULL;
-            if (file && zfile_input (file) == 0) {
-                zchunk_t *chunk = zfile_read (file, zfile_cursize (file), 0);
-                text = zchunk_strdup (chunk);
-                zchunk_destroy (&chunk);
-            }
-            zfile_destroy (&file);
-            return text;
-        }
-        int status;
-        if (waitpid (child->pid, &status, WNOHANG) == child->pid) {
-            child->pid = 0;
-            return NULL;
-        }
-        zclock_sleep (20);  //  a file is the handshake; poll it
-    }
-    return NULL;
-}
-
-
-//  --------------------------------------------------------------------------
-//  Value of "name=value" in a ready file's text; caller frees
-
-static char *
-s_ready_value (const char *text, const char *name)
-{
-    size_t length = strlen (name);
-    for (const char *line = text; line && *line;) {
-        if (strncmp (line, name, length) == 0 && line [length] == '=') {
-            const char *value = line + length + 1;
-            const char *end = strchr (value, '\n');
-            return zsys_sprintf (
-                "%.*s", (int) (end ? end - value : (ptrdiff_t) strlen (value)),
-                value);
-        }
-        line = strchr (line, '\n');
-        if (line)
-            line++;
-    }
-    return NULL;
-}
-
-
-//  --------------------------------------------------------------------------
-//  Start a child and read one endpoint from its ready file
-
-static char *
-s_start_and_read (child_t *child, const char *name)
-{
-    if (s_child_start (child))
-        return NULL;
-    char *text = s_child_wait_ready (child);
-    char *value = text ? s_ready_value (text, name) : NULL;
-    zstr_free (&text);
-    if (!value)
-        fprintf (stderr, "docusnap: %s did not start (see its log above)\n",
-                 child->name);
-    return value;
-}
-
-
-//  --------------------------------------------------------------------------
-//  Stop every child: SIGTERM in order, then SIGKILL after a deadline
-
-static void
-s_stop_all (zlistx_t *children)
-{
-    for (child_t *child = (child_t *) zlistx_last (children); child;
-         child = (child_t *) zlistx_prev (children))
-        if (child->pid > 0)
-            kill (child->pid, SIGTERM);
-    int64_t deadline = zclock_mono () + UP_STOP_TIMEOUT_MS;
-    bool running = true;
-    while (running) {
-        running = false;
-        for (child_t *child = (child_t *) zlistx_first (children); child;
-             child = (child_t *) zlistx_next (children)) {
-            if (child->pid <= 0)
-                continue;
-            int status;
-            if (waitpid (child->pid, &status, WNOHANG) == child->pid)
-                child->pid = 0;
-            else if (zclock_mono () > deadline) {
-                fprintf (stderr, "docusnap: %s did not stop, killing it\n",
-                         child->name);
-                kill (child->pid, SIGKILL);
-                waitpid (child->pid, &status, 0);
-                child->pid = 0;
-            }
-            else
-                running = true;
-        }
-        if (running)
-            zclock_sleep (50);
-    }
-}
-
-
-//  --------------------------------------------------------------------------
 //  docusnap up
 
 static int
@@ -275,107 +51,45 @@ s_up (ds_config_t *config)
         zstr_free (&run_dir);
         return 1;
     }
-    zlistx_t *children = zlistx_new ();
-    zlistx_set_destructor (children, (zlistx_destructor_fn *) s_child_destroy);
+    ds_launcher_t *launcher = ds_launcher_new (s_bin_dir, run_dir);
+    char *arg = zsys_sprintf ("--data-dir=%s", data_dir);
+    ds_launcher_add_arg (launcher, "store", arg);
+    zstr_free (&arg);
+    if (*ds_config_get (config, "config")) {
+        arg = zsys_sprintf ("--config=%s", ds_config_get (config, "config"));
+        ds_launcher_add_arg (launcher, "all", arg);
+        zstr_free (&arg);
+    }
+    if (ds_config_bool (config, "verbose"))
+        ds_launcher_add_arg (launcher, "all", "--verbose");
+    arg = zsys_sprintf ("--http-port=%s", ds_config_get (config, "http-port"));
+    ds_launcher_add_arg (launcher, "gateway", arg);
+    zstr_free (&arg);
 
-    //  The sink and the ventilator bind ephemeral loopback ports; once
-    //  known, a restarted one binds the same port again
-    child_t *sink = s_child_new ("docusnap-sink", "sink", run_dir);
-    child_t *ventilator =
-        s_child_new ("docusnap-ventilator", "ventilator", run_dir);
-    child_t *gateway = s_child_new ("docusnap-gateway", "gateway", run_dir);
-    child_t *all [] = {sink, ventilator, gateway};
-    for (int child_nbr = 0; child_nbr < 3; child_nbr++) {
-        zlistx_add_end (children, all [child_nbr]);
-        s_child_common (all [child_nbr], config, true);
-    }
+    int workers = (int) ds_config_int (config, "workers");
     int exit_code = 1;
-    s_child_arg (sink, "events-endpoint", "tcp://127.0.0.1:*");
-    char *events = s_start_and_read (sink, "events");
-    char *queue = NULL, *dispatch = NULL, *http = NULL;
-    if (events) {
-        s_child_common (sink, config, true);
-        s_child_arg (sink, "events-endpoint", events);
-        s_child_arg (ventilator, "queue-endpoint", "tcp://127.0.0.1:*");
-        s_child_arg (ventilator, "dispatch-endpoint", "tcp://127.0.0.1:*");
-        queue = s_start_and_read (ventilator, "queue");
-        if (queue) {
-            char *text = s_child_wait_ready (ventilator);
-            dispatch = text ? s_ready_value (text, "dispatch") : NULL;
-            zstr_free (&text);
-        }
-    }
-    if (dispatch) {
-        s_child_common (ventilator, config, true);
-        s_child_arg (ventilator, "queue-endpoint", queue);
-        s_child_arg (ventilator, "dispatch-endpoint", dispatch);
-        s_child_arg (gateway, "queue-endpoint", queue);
-        s_child_arg (gateway, "http-port", ds_config_get (config, "http-port"));
-        http = s_start_and_read (gateway, "http");
-    }
-    int64_t workers = ds_config_int (config, "workers");
-    bool ready = http != NULL;
-    for (int64_t worker_nbr = 1; ready && worker_nbr <= workers; worker_nbr++) {
-        char *name = zsys_sprintf ("worker-%" PRId64, worker_nbr);
-        child_t *worker = s_child_new ("docusnap-worker", name, run_dir);
-        zstr_free (&name);
-        zlistx_add_end (children, worker);
-        s_child_common (worker, config, false);
-        s_child_arg (worker, "dispatch-endpoint", dispatch);
-        s_child_arg (worker, "events-endpoint", events);
-        char *id = s_start_and_read (worker, "worker");
-        ready = id != NULL;
-        zstr_free (&id);
-    }
-    if (ready) {
+    if (ds_launcher_start (launcher, workers) == 0) {
         exit_code = 0;
-        printf ("\ndocusnap is up: %s  (data in %s, %" PRId64 " worker%s)\n"
+        printf ("\ndocusnap is up: %s  (data in %s, %d worker%s)\n"
                 "  try: docusnap submit --wait PAGE.png\n"
                 "  stop: Ctrl-C\n\n",
-                http, data_dir, workers, workers == 1 ? "" : "s");
+                ds_launcher_url (launcher), data_dir, workers,
+                workers == 1 ? "" : "s");
         fflush (stdout);
         //  Supervise: restart what dies, with a growing delay
         while (!zsys_interrupted) {
-            int status;
-            pid_t pid = waitpid (-1, &status, WNOHANG);
-            for (child_t *child = (child_t *) zlistx_first (children); child;
-                 child = (child_t *) zlistx_next (children)) {
-                if (pid > 0 && child->pid == pid) {
-                    child->pid = 0;
-                    if (zclock_mono () - child->started > UP_STABLE_MS)
-                        child->delay = UP_RESTART_MIN_MS;
-                    child->restart_at = zclock_mono () + child->delay;
-                    fprintf (stderr,
-                             "docusnap: %s exited (%s %d), restarting "
-                             "in %" PRId64 " ms\n",
-                             child->name,
-                             WIFSIGNALED (status) ? "signal" : "status",
-                             WIFSIGNALED (status) ? WTERMSIG (status)
-                                                  : WEXITSTATUS (status),
-                             child->delay);
-                    child->delay = child->delay * 2 > UP_RESTART_MAX_MS
-                                       ? UP_RESTART_MAX_MS
-                                       : child->delay * 2;
-                }
-                if (child->pid == 0 && child->restart_at
-                    && zclock_mono () >= child->restart_at) {
-                    child->restarts++;
-                    if (s_child_start (child))
-                        child->restart_at = zclock_mono () + child->delay;
-                }
-            }
-            if (pid <= 0)
-                zclock_sleep (100);
+            ds_launcher_supervise (launcher, true);
+            zclock_sleep (UP_SUPERVISE_MS);
         }
         printf ("docusnap: stopping\n");
         fflush (stdout);
     }
-    s_stop_all (children);
-    zlistx_destroy (&children);
-    zstr_free (&events);
-    zstr_free (&queue);
-    zstr_free (&dispatch);
-    zstr_free (&http);
+    else
+        fprintf (stderr, "docusnap: the pipeline did not start; see the "
+                         "log above\n");
+    if (ds_launcher_stop (launcher, UP_STOP_TIMEOUT_MS))
+        exit_code = 1;
+    ds_launcher_destroy (&launcher);
     zstr_free (&run_dir);
     return exit_code;
 }

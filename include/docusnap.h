@@ -70,5 +70,6 @@ typedef struct _ds_base64_t ds_base64_t;
 #include "ds_util.h"
 #include "ds_service.h"
 #include "ds_image.h"
+#include "ds_launcher.h"
 
 #endif

@@ -10,12 +10,19 @@
         gateway   PUSH --connect-->  PULL ventilator  (bind, "queue")
         ventilator PUSH (bind, "dispatch")  <--connect-- PULL worker
         worker    PUSH --connect-->  PULL sink        (bind, "events")
+        sink      PUB  (bind, "publish")  <--connect-- SUB ventilator,
+                                                       workers, clients
 
     Grammar (who sends what on which socket):
 
         gateway    -> ventilator : QUEUE
         ventilator -> worker     : TASK
-        worker     -> sink       : EVENT (STARTED, then RESULT or FAILED)
+        worker     -> sink       : EVENT (STARTED, HEARTBEAT..., then
+                                   RESULT or FAILED; resent until a
+                                   terminal STATE of the task is seen)
+        ventilator -> sink       : EVENT FAILED (WORKER_LOST, TIMEOUT)
+        gateway    -> sink       : EVENT CANCELLED
+        sink       -> any SUB    : [task_id frame] STATE
 
     Framing: one ZMQ frame = one msgpack array [version, type, field...].
     Version is 1. New fields are only ever appended; a decoder rejects an
@@ -38,13 +45,25 @@
 
     EVENT (type 3): a status change reported by a worker.
         2 task_id     str
-        3 event       uint  1 STARTED, 2 HEARTBEAT, 3 RESULT, 4 FAILED
+        3 event       uint  1 STARTED, 2 HEARTBEAT, 3 RESULT, 4 FAILED,
+                            5 CANCELLED
         4 worker      str   worker identity, at most MAX_NAME bytes
         5 attempt     uint  echoed from TASK
         6 time_ms     uint  worker clock, ms since the Unix epoch
         7 result      str   result JSON on RESULT, else ""
         8 error_code  str   stable code on FAILED, else ""
         9 error_text  str   human message on FAILED, else ""
+
+    STATE (type 4): the state of a task after the sink committed an event,
+    published as two frames, the task id (the topic) then the message.
+    A terminal STATE may repeat (it answers every late terminal EVENT).
+        2 task_id     str
+        3 status      str   pending, processing, completed, error,
+                            cancelled
+        4 attempt     uint  the attempt the event was about
+        5 worker      str   who sent the event
+        6 time_ms     uint  sink clock, ms since the Unix epoch
+        7 error_code  str   the task's error code, "" if none
     =========================================================================
 */
 
@@ -57,12 +76,14 @@
 #define DS_PROTO_QUEUE 1
 #define DS_PROTO_TASK 2
 #define DS_PROTO_EVENT 3
+#define DS_PROTO_STATE 4
 
 //  Event kinds
 #define DS_EVENT_STARTED 1
 #define DS_EVENT_HEARTBEAT 2
 #define DS_EVENT_RESULT 3
 #define DS_EVENT_FAILED 4
+#define DS_EVENT_CANCELLED 5
 
 //  Limits, checked before anything is allocated
 #define DS_PROTO_MAX_FRAME (64 * 1024 * 1024)  //  bytes in one frame
@@ -129,6 +150,10 @@ void ds_proto_set_result (ds_proto_t *self, const char *result);
 const char *ds_proto_error_code (ds_proto_t *self);
 const char *ds_proto_error_text (ds_proto_t *self);
 void ds_proto_set_error (ds_proto_t *self, const char *code, const char *text);
+
+//  Task status of a STATE: pending, processing, completed, error, cancelled
+const char *ds_proto_status (ds_proto_t *self);
+void ds_proto_set_status (ds_proto_t *self, const char *status);
 
 //  Images of a TASK, in page order. ds_proto_image returns a borrowed
 //  chunk, NULL past the end. ds_proto_add_image copies the bytes.

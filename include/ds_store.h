@@ -64,6 +64,28 @@ int ds_store_commit (ds_store_t *self);
 //  state: first terminal result wins), -1 on a database error.
 int ds_store_apply_event (ds_store_t *self, ds_proto_t *event);
 
+//  Cancel a pending or processing task. Returns 1 if cancelled, 0 if it
+//  had ended already, -1 if there is no such task (or on error).
+int ds_store_cancel (ds_store_t *self, const char *task_id);
+
+//  A task's status as a new string (NULL if no such task); sets
+//  *error_code to a new string ("" if none) and *attempts, when not NULL.
+char *ds_store_task_state (ds_store_t *self,
+                           const char *task_id,
+                           char **error_code,
+                           int *attempts);
+
+//  Tasks in processing, oldest first, as a new list of QUEUE messages with
+//  attempt and worker set. The list's destructor frees them.
+zlistx_t *ds_store_processing (ds_store_t *self);
+
+//  Record that a task was dispatched for the given attempt. Returns 0/-1.
+int ds_store_set_attempts (ds_store_t *self, const char *task_id, int attempts);
+
+//  Delete ended tasks (and their images) that finished before the time.
+//  Returns how many, or -1.
+int64_t ds_store_expire (ds_store_t *self, int64_t finished_before_ms);
+
 //  Count tasks in a state (NULL: all). Returns -1 on error.
 int64_t ds_store_count (ds_store_t *self, const char *status);
 

@@ -13,12 +13,17 @@
 #include "ds_sink_classes.h"
 
 #define SINK_RCVHWM 100000
+#define SINK_PUB_SNDHWM 100000
+#define SINK_EXPIRE_EVERY_MS 60000
+#define SINK_HOUR_MS (3600 * 1000LL)
 
 //  Structure of the actor's state
 
 typedef struct {
     zsock_t *pipe;      //  actor pipe
     zsock_t *events;    //  PULL, bound: EVENT from workers
+    zsock_t *publish;   //  PUB, bound: STATE after each commit
+    zlistx_t *outbox;   //  STATE messages to publish after the commit
     ds_store_t *store;  //  task store
     ds_proto_t *event;  //  reusable decoded message
     int batch_size;     //  events per transaction at most
@@ -26,7 +31,48 @@ typedef struct {
     uint64_t applied;   //  events that changed a task
     uint64_t dropped;   //  late duplicates and unknown tasks
     uint64_t rejected;  //  malformed frames
+    int64_t retention;  //  ms an ended task is kept, 0 forever
 } sink_t;
+
+
+//  --------------------------------------------------------------------------
+//  Queue the task's state after an event, to publish once committed
+
+static void
+s_queue_state (sink_t *self, ds_proto_t *event)
+{
+    char *error_code = NULL;
+    char *status = ds_store_task_state (self->store, ds_proto_task_id (event),
+                                        &error_code, NULL);
+    if (status) {
+        ds_proto_t *state = ds_proto_new (DS_PROTO_STATE);
+        ds_proto_set_task_id (state, ds_proto_task_id (event));
+        ds_proto_set_status (state, status);
+        ds_proto_set_attempt (state, ds_proto_attempt (event));
+        ds_proto_set_worker (state, ds_proto_worker (event));
+        ds_proto_set_time_ms (state, ds_util_now_ms ());
+        ds_proto_set_error (state, error_code, "");
+        zlistx_add_end (self->outbox, state);
+    }
+    zstr_free (&status);
+    zstr_free (&error_code);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Publish what was committed: [task_id][STATE]
+
+static void
+s_publish (sink_t *self)
+{
+    ds_proto_t *state;
+    while ((state = (ds_proto_t *) zlistx_detach (self->outbox, NULL))) {
+        zframe_t *frame = ds_proto_encode (state);
+        zstr_sendm (self->publish, ds_proto_task_id (state));
+        zframe_send (&frame, self->publish, ZFRAME_DONTWAIT);
+        ds_proto_destroy (&state);
+    }
+}
 
 
 //  --------------------------------------------------------------------------
@@ -73,6 +119,8 @@ s_sink_drain (sink_t *self)
                            ds_proto_event (self->event),
                            ds_proto_worker (self->event));
             }
+            if (rc >= 0)
+                s_queue_state (self, self->event);
             if (self->verbose)
                 zsys_debug ("ds_sink: EVENT task=%s event=%d worker=%s rc=%d",
                             ds_proto_task_id (self->event),
@@ -81,9 +129,29 @@ s_sink_drain (sink_t *self)
         }
         zmsg_destroy (&msg);
     }
-    if (ds_store_commit (self->store))
+    if (ds_store_commit (self->store)) {
         zsys_error ("ds_sink: DB-FAIL commit error=%s",
                     ds_store_error (self->store));
+        //  Not committed: publish nothing; workers resend their results
+        zlistx_purge (self->outbox);
+    }
+    else
+        s_publish (self);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Delete ended tasks past the retention period
+
+static void
+s_expire (sink_t *self)
+{
+    if (self->retention == 0)
+        return;
+    int64_t deleted =
+        ds_store_expire (self->store, ds_util_now_ms () - self->retention);
+    if (deleted > 0)
+        zsys_info ("ds_sink: EXPIRED tasks=%" PRId64, deleted);
 }
 
 
@@ -121,10 +189,18 @@ ds_sink (zsock_t *pipe, void *args)
     self.pipe = pipe;
     self.batch_size = (int) ds_config_int (config, "batch-size");
     self.verbose = ds_config_bool (config, "verbose");
+    self.retention = ds_config_int (config, "retention-hours") * SINK_HOUR_MS;
     zsock_signal (pipe, 0);
 
     char *db_path = ds_service_db_path (config);
     self.store = db_path ? ds_store_new (db_path) : NULL;
+    self.outbox = zlistx_new ();
+    zlistx_set_destructor (self.outbox,
+                           (zlistx_destructor_fn *) ds_proto_destroy);
+    self.publish = zsock_new (ZMQ_PUB);
+    assert (self.publish);
+    zsock_set_sndhwm (self.publish, SINK_PUB_SNDHWM);
+    const char *publish = ds_config_get (config, "publish-endpoint");
     self.events = zsock_new (ZMQ_PULL);
     assert (self.events);
     zsock_set_maxmsgsize (self.events, DS_PROTO_MAX_FRAME);
@@ -133,30 +209,40 @@ ds_sink (zsock_t *pipe, void *args)
     const char *endpoint = ds_config_get (config, "events-endpoint");
     if (!self.store)
         ds_service_failed (pipe, "cannot open the database");
-    else if (zsock_bind (self.events, "%s", endpoint) < 0) {
-        char *reason = zsys_sprintf ("cannot bind %s: %s", endpoint,
-                                     zmq_strerror (zmq_errno ()));
+    else if (zsock_bind (self.events, "%s", endpoint) < 0
+             || zsock_bind (self.publish, "%s", publish) < 0) {
+        char *reason = zsys_sprintf ("cannot bind %s or %s: %s", endpoint,
+                                     publish, zmq_strerror (zmq_errno ()));
         ds_service_failed (pipe, reason);
         zstr_free (&reason);
     }
     else {
         started = true;
         char *line = zsys_sprintf ("events=%s", zsock_endpoint (self.events));
-        const char *lines [] = {line, NULL};
+        char *publish_line =
+            zsys_sprintf ("publish=%s", zsock_endpoint (self.publish));
+        const char *lines [] = {line, publish_line, NULL};
         ds_service_ready (pipe, lines);
-        zsys_info ("ds_sink: STARTED db=%s events=%s", db_path,
-                   zsock_endpoint (self.events));
+        zsys_info ("ds_sink: STARTED db=%s %s %s retention-hours=%" PRId64,
+                   db_path, line, publish_line, self.retention / SINK_HOUR_MS);
         zstr_free (&line);
+        zstr_free (&publish_line);
         self.event = ds_proto_new (0);
+        s_expire (&self);
+        int64_t next_expiry = zclock_mono () + SINK_EXPIRE_EVERY_MS;
 
         zpoller_t *poller = zpoller_new (pipe, self.events, NULL);
         zpoller_set_nonstop (poller, true);
         while (true) {
-            void *which = zpoller_wait (poller, -1);
+            void *which = zpoller_wait (poller, SINK_EXPIRE_EVERY_MS);
             if (which == pipe && s_sink_command (&self))
                 break;
             if (which == self.events)
                 s_sink_drain (&self);
+            if (zclock_mono () >= next_expiry) {
+                s_expire (&self);
+                next_expiry = zclock_mono () + SINK_EXPIRE_EVERY_MS;
+            }
         }
         zpoller_destroy (&poller);
         //  Apply whatever already arrived before stopping
@@ -167,6 +253,8 @@ ds_sink (zsock_t *pipe, void *args)
         ds_proto_destroy (&self.event);
     }
     zsock_destroy (&self.events);
+    zsock_destroy (&self.publish);
+    zlistx_destroy (&self.outbox);
     ds_store_destroy (&self.store);
     zstr_free (&db_path);
     //  On failure, wait for $TERM so the caller can destroy us cleanly
@@ -194,6 +282,7 @@ ds_sink_test (bool verbose)
     ds_config_t *config = ds_config_new ("sink", DS_ROLE_SINK, "test");
     ds_config_set (config, "data-dir", data_dir);
     ds_config_set (config, "events-endpoint", "tcp://127.0.0.1:*");
+    ds_config_set (config, "publish-endpoint", "tcp://127.0.0.1:*");
     ds_config_set (config, "batch-size", "2");
     char *db_path = ds_service_db_path (config);
     ds_store_t *store = ds_store_new (db_path);
@@ -211,6 +300,12 @@ ds_sink_test (bool verbose)
     assert (line && strncmp (line, "events=tcp://127.0.0.1:", 23) == 0);
     zsock_t *push = zsock_new_push (NULL);
     assert (zsock_connect (push, "%s", line + 7) == 0);
+    char *publish_line = zstr_recv (sink);
+    assert (publish_line && strncmp (publish_line, "publish=", 8) == 0);
+    zsock_t *subscriber = zsock_new_sub (publish_line + 8, "task-1");
+    assert (subscriber);
+    zsock_set_rcvtimeo (subscriber, 5000);
+    zstr_free (&publish_line);
     zstr_free (&status);
     zstr_free (&line);
 
@@ -239,6 +334,30 @@ ds_sink_test (bool verbose)
             zclock_sleep (10);
     }
     assert (applied == 2 && dropped == 1 && rejected == 1);
+    //  The subscriber saw the task's states after each commit: it may
+    //  have joined late, but it sees the final one, and the late FAILED
+    //  is answered with the terminal state again
+    ds_proto_t *state = ds_proto_new (0);
+    char *last_status = NULL;
+    while (true) {
+        char *topic = zstr_recv (subscriber);
+        if (!topic)
+            break;
+        assert (streq (topic, "task-1"));
+        zstr_free (&topic);
+        assert (zsock_rcvmore (subscriber));
+        assert (ds_proto_recv (state, subscriber) == 0);
+        zstr_free (&last_status);
+        last_status = strdup (ds_proto_status (state));
+        if (ds_proto_attempt (state) == 1 && streq (last_status, "completed")
+            && streq (ds_proto_worker (state), "w1"))
+            zsock_set_rcvtimeo (subscriber, 200);
+    }
+    assert (last_status && streq (last_status, "completed"));
+    zstr_free (&last_status);
+    ds_proto_destroy (&state);
+    zsock_destroy (&subscriber);
+
     json_t *task = ds_store_task_status (store, "task-1");
     assert (streq (json_string_value (json_object_get (task, "status")),
                    "completed"));

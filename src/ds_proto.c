@@ -16,6 +16,7 @@
 #define PROTO_FIELDS_QUEUE 5  //  version, type, 3 fields
 #define PROTO_FIELDS_TASK 9
 #define PROTO_FIELDS_EVENT 10
+#define PROTO_FIELDS_STATE 8
 #define PROTO_REASON_MAX 160
 
 //  Structure of our class
@@ -35,6 +36,7 @@ struct _ds_proto_t {
     char *result;                    //  result JSON text
     char *error_code;                //  stable error code
     char *error_text;                //  human error message
+    char *status;                    //  task status (STATE)
     char reason [PROTO_REASON_MAX];  //  why the last decode failed
 };
 
@@ -75,6 +77,7 @@ s_proto_clear (ds_proto_t *self)
     zstr_free (&self->result);
     zstr_free (&self->error_code);
     zstr_free (&self->error_text);
+    zstr_free (&self->status);
     zlistx_purge (self->images);
     self->priority = 0;
     self->attempt = 0;
@@ -335,7 +338,7 @@ s_decode_fields (ds_proto_t *self, msgpack_object *field)
             return -1;
     }
     if (self->type == DS_PROTO_EVENT) {
-        if (s_get_uint (self, &field [3], "event", DS_EVENT_FAILED, &value))
+        if (s_get_uint (self, &field [3], "event", DS_EVENT_CANCELLED, &value))
             return -1;
         if (value < DS_EVENT_STARTED)
             return s_reject (self, "field 'event' is 0");
@@ -354,6 +357,21 @@ s_decode_fields (ds_proto_t *self, msgpack_object *field)
                           &self->error_code)
             || s_get_str (self, &field [9], "error_text", DS_PROTO_MAX_TEXT,
                           &self->error_text))
+            return -1;
+    }
+    if (self->type == DS_PROTO_STATE) {
+        if (s_get_str (self, &field [3], "status", DS_PROTO_MAX_NAME,
+                       &self->status)
+            || s_get_uint (self, &field [4], "attempt", INT_MAX, &value))
+            return -1;
+        self->attempt = (int) value;
+        if (s_get_str (self, &field [5], "worker", DS_PROTO_MAX_NAME,
+                       &self->worker)
+            || s_get_uint (self, &field [6], "time_ms", INT64_MAX, &value))
+            return -1;
+        self->time_ms = (int64_t) value;
+        if (s_get_str (self, &field [7], "error_code", DS_PROTO_MAX_NAME,
+                       &self->error_code))
             return -1;
     }
     return 0;
@@ -395,13 +413,14 @@ ds_proto_decode (ds_proto_t *self, const void *data, size_t size)
         else if (field [0].type != MSGPACK_OBJECT_POSITIVE_INTEGER
                  || field [0].via.u64 != DS_PROTO_VERSION)
             s_reject (self, "unsupported protocol version");
-        else if (s_get_uint (self, &field [1], "type", DS_PROTO_EVENT, &type))
+        else if (s_get_uint (self, &field [1], "type", DS_PROTO_STATE, &type))
             ;
         else {
             version = field [0].via.u64;
             size_t needed = type == DS_PROTO_QUEUE   ? PROTO_FIELDS_QUEUE
                             : type == DS_PROTO_TASK  ? PROTO_FIELDS_TASK
                             : type == DS_PROTO_EVENT ? PROTO_FIELDS_EVENT
+                            : type == DS_PROTO_STATE ? PROTO_FIELDS_STATE
                                                      : 0;
             self->type = (int) type;
             if (needed == 0)
@@ -442,15 +461,16 @@ zframe_t *
 ds_proto_encode (ds_proto_t *self)
 {
     assert (self);
-    assert (self->type >= DS_PROTO_QUEUE && self->type <= DS_PROTO_EVENT);
+    assert (self->type >= DS_PROTO_QUEUE && self->type <= DS_PROTO_STATE);
     msgpack_sbuffer buffer;
     msgpack_sbuffer_init (&buffer);
     msgpack_packer packer;
     msgpack_packer_init (&packer, &buffer, msgpack_sbuffer_write);
 
-    size_t fields = self->type == DS_PROTO_QUEUE  ? PROTO_FIELDS_QUEUE
-                    : self->type == DS_PROTO_TASK ? PROTO_FIELDS_TASK
-                                                  : PROTO_FIELDS_EVENT;
+    size_t fields = self->type == DS_PROTO_QUEUE   ? PROTO_FIELDS_QUEUE
+                    : self->type == DS_PROTO_TASK  ? PROTO_FIELDS_TASK
+                    : self->type == DS_PROTO_EVENT ? PROTO_FIELDS_EVENT
+                                                   : PROTO_FIELDS_STATE;
     msgpack_pack_array (&packer, fields);
     msgpack_pack_uint8 (&packer, DS_PROTO_VERSION);
     msgpack_pack_uint8 (&packer, (uint8_t) self->type);
@@ -480,6 +500,13 @@ ds_proto_encode (ds_proto_t *self)
         s_pack_str (&packer, self->result);
         s_pack_str (&packer, self->error_code);
         s_pack_str (&packer, self->error_text);
+    }
+    if (self->type == DS_PROTO_STATE) {
+        s_pack_str (&packer, self->status);
+        msgpack_pack_uint32 (&packer, (uint32_t) self->attempt);
+        s_pack_str (&packer, self->worker);
+        msgpack_pack_uint64 (&packer, (uint64_t) self->time_ms);
+        s_pack_str (&packer, self->error_code);
     }
     zframe_t *frame = zframe_new (buffer.data, buffer.size);
     assert (frame);
@@ -552,6 +579,8 @@ ds_proto_type_name (ds_proto_t *self)
             return "TASK";
         case DS_PROTO_EVENT:
             return "EVENT";
+        case DS_PROTO_STATE:
+            return "STATE";
         default:
             return "UNKNOWN";
     }
@@ -648,7 +677,7 @@ ds_proto_event (ds_proto_t *self)
 void
 ds_proto_set_event (ds_proto_t *self, int event)
 {
-    assert (event >= DS_EVENT_STARTED && event <= DS_EVENT_FAILED);
+    assert (event >= DS_EVENT_STARTED && event <= DS_EVENT_CANCELLED);
     self->event = event;
 }
 
@@ -706,6 +735,18 @@ ds_proto_set_error (ds_proto_t *self, const char *code, const char *text)
 {
     s_set (&self->error_code, code);
     s_set (&self->error_text, text);
+}
+
+const char *
+ds_proto_status (ds_proto_t *self)
+{
+    return self->status ? self->status : "";
+}
+
+void
+ds_proto_set_status (ds_proto_t *self, const char *status)
+{
+    s_set (&self->status, status);
 }
 
 size_t
@@ -812,6 +853,26 @@ ds_proto_test (bool verbose)
     assert (streq (ds_proto_error_code (copy), "OCR_FAILED"));
     assert (streq (ds_proto_error_text (copy), "page 2 is not an image"));
     assert (streq (ds_proto_result (copy), ""));
+
+    //  STATE round trip
+    ds_proto_t *state = ds_proto_new (DS_PROTO_STATE);
+    ds_proto_set_task_id (state, "t3");
+    ds_proto_set_status (state, "cancelled");
+    ds_proto_set_attempt (state, 2);
+    ds_proto_set_worker (state, "gateway");
+    ds_proto_set_error (state, "CANCELLED", "");
+    zframe_t *state_frame = ds_proto_encode (state);
+    ds_proto_t *state_copy = ds_proto_new (0);
+    assert (ds_proto_decode (state_copy, zframe_data (state_frame),
+                             zframe_size (state_frame))
+            == 0);
+    assert (ds_proto_type (state_copy) == DS_PROTO_STATE);
+    assert (streq (ds_proto_status (state_copy), "cancelled"));
+    assert (ds_proto_attempt (state_copy) == 2);
+    assert (streq (ds_proto_error_code (state_copy), "CANCELLED"));
+    zframe_destroy (&state_frame);
+    ds_proto_destroy (&state_copy);
+    ds_proto_destroy (&state);
 
     //  Every truncation of a valid frame is rejected, never crashes
     for (size_t cut = 0; cut < zframe_size (frame); cut++)

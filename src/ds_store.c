@@ -52,6 +52,11 @@ enum {
     STMT_STARTED,
     STMT_COMPLETED,
     STMT_FAILED,
+    STMT_CANCEL,
+    STMT_STATE,
+    STMT_PROCESSING,
+    STMT_SET_ATTEMPTS,
+    STMT_EXPIRE,
     STMT_COUNT_ALL,
     STMT_COUNT_STATUS,
     STMT_BEGIN,
@@ -81,6 +86,14 @@ static const char *s_statements [STMT_TOTAL] = {
     "UPDATE tasks SET status = 'error', finished_at = ?2, worker = ?3,"
     " attempts = MAX (attempts, ?4), updated_at = ?2, error_code = ?5,"
     " error_message = ?6 WHERE id = ?1 AND " GUARD,
+    "UPDATE tasks SET status = 'cancelled', finished_at = ?2, updated_at = ?2"
+    " WHERE id = ?1 AND " GUARD,
+    "SELECT status, error_code, attempts FROM tasks WHERE id = ?1",
+    "SELECT id, type, priority, attempts, worker FROM tasks"
+    " WHERE status = 'processing' ORDER BY created_at",
+    "UPDATE tasks SET attempts = ?2 WHERE id = ?1 AND " GUARD,
+    "DELETE FROM tasks WHERE status NOT IN ('pending', 'processing')"
+    " AND finished_at < ?1",
     "SELECT COUNT (*) FROM tasks",
     "SELECT COUNT (*) FROM tasks WHERE status = ?1",
     "BEGIN IMMEDIATE",
@@ -466,17 +479,126 @@ ds_store_apply_event (ds_store_t *self, ds_proto_t *event)
             sqlite3_bind_text (stmt, 6, ds_proto_error_text (event), -1,
                                SQLITE_STATIC);
             break;
+        case DS_EVENT_CANCELLED:
+            stmt = self->stmt [STMT_CANCEL];
+            break;
         default:
             return 0;  //  heartbeats change nothing stored
     }
     //  The sink's clock, not the worker's, orders what it stores
     sqlite3_bind_text (stmt, 1, ds_proto_task_id (event), -1, SQLITE_STATIC);
     sqlite3_bind_int64 (stmt, 2, ds_util_now_ms ());
-    sqlite3_bind_text (stmt, 3, ds_proto_worker (event), -1, SQLITE_STATIC);
-    sqlite3_bind_int (stmt, 4, ds_proto_attempt (event));
+    if (stmt != self->stmt [STMT_CANCEL]) {
+        sqlite3_bind_text (stmt, 3, ds_proto_worker (event), -1, SQLITE_STATIC);
+        sqlite3_bind_int (stmt, 4, ds_proto_attempt (event));
+    }
     if (s_exec (self, stmt))
         return -1;
     return sqlite3_changes (self->db) > 0 ? 1 : 0;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Cancel a task
+
+int
+ds_store_cancel (ds_store_t *self, const char *task_id)
+{
+    sqlite3_stmt *stmt = self->stmt [STMT_CANCEL];
+    sqlite3_bind_text (stmt, 1, task_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64 (stmt, 2, ds_util_now_ms ());
+    if (s_exec (self, stmt))
+        return -1;
+    if (sqlite3_changes (self->db) > 0)
+        return 1;
+    char *status = ds_store_task_state (self, task_id, NULL, NULL);
+    int rc = status ? 0 : -1;
+    zstr_free (&status);
+    return rc;
+}
+
+
+//  --------------------------------------------------------------------------
+//  A task's status, error code and attempts
+
+char *
+ds_store_task_state (ds_store_t *self,
+                     const char *task_id,
+                     char **error_code,
+                     int *attempts)
+{
+    sqlite3_stmt *stmt = self->stmt [STMT_STATE];
+    sqlite3_bind_text (stmt, 1, task_id, -1, SQLITE_STATIC);
+    char *status = NULL;
+    if (sqlite3_step (stmt) == SQLITE_ROW) {
+        status = strdup ((const char *) sqlite3_column_text (stmt, 0));
+        if (error_code) {
+            const char *code = (const char *) sqlite3_column_text (stmt, 1);
+            *error_code = strdup (code ? code : "");
+        }
+        if (attempts)
+            *attempts = sqlite3_column_int (stmt, 2);
+    }
+    sqlite3_reset (stmt);
+    sqlite3_clear_bindings (stmt);
+    return status;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Tasks in processing, as QUEUE messages with attempts and worker
+
+zlistx_t *
+ds_store_processing (ds_store_t *self)
+{
+    zlistx_t *processing = zlistx_new ();
+    assert (processing);
+    zlistx_set_destructor (processing, s_proto_destroy);
+    sqlite3_stmt *stmt = self->stmt [STMT_PROCESSING];
+    while (sqlite3_step (stmt) == SQLITE_ROW) {
+        int priority = sqlite3_column_int (stmt, 2);
+        if (priority < 0 || priority > DS_PROTO_MAX_PRIORITY)
+            continue;
+        ds_proto_t *task = ds_proto_new (DS_PROTO_QUEUE);
+        ds_proto_set_task_id (task,
+                              (const char *) sqlite3_column_text (stmt, 0));
+        ds_proto_set_task_type (task,
+                                (const char *) sqlite3_column_text (stmt, 1));
+        ds_proto_set_priority (task, priority);
+        ds_proto_set_attempt (task, sqlite3_column_int (stmt, 3));
+        const char *worker = (const char *) sqlite3_column_text (stmt, 4);
+        ds_proto_set_worker (task, worker ? worker : "");
+        zlistx_add_end (processing, task);
+    }
+    sqlite3_reset (stmt);
+    return processing;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Record a dispatch attempt
+
+int
+ds_store_set_attempts (ds_store_t *self, const char *task_id, int attempts)
+{
+    sqlite3_stmt *stmt = self->stmt [STMT_SET_ATTEMPTS];
+    sqlite3_bind_text (stmt, 1, task_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int (stmt, 2, attempts);
+    return s_exec (self, stmt);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Delete ended tasks older than a time, with their images
+
+int64_t
+ds_store_expire (ds_store_t *self, int64_t finished_before_ms)
+{
+    sqlite3_stmt *stmt = self->stmt [STMT_EXPIRE];
+    sqlite3_bind_int64 (stmt, 1, finished_before_ms);
+    if (s_exec (self, stmt))
+        return -1;
+    return sqlite3_changes (self->db);
 }
 
 
@@ -591,6 +713,45 @@ ds_store_test (bool verbose)
     assert (ds_store_load_task (store, task_id) == NULL);
     assert (ds_store_count (store, "completed") == 1);
     assert (ds_store_count (store, "pending") == 1);
+
+    //  Cancel: a pending task is cancelled once; an ended one is not
+    assert (ds_store_cancel (store, "second") == 1);
+    assert (ds_store_cancel (store, "second") == 0);
+    assert (ds_store_cancel (store, task_id) == 0);
+    assert (ds_store_cancel (store, "nope") == -1);
+    char *code = NULL;
+    int attempts = 0;
+    char *state = ds_store_task_state (store, "second", &code, &attempts);
+    assert (streq (state, "cancelled") && streq (code, "") && attempts == 0);
+    zstr_free (&state);
+    zstr_free (&code);
+    assert (ds_store_load_task (store, "second") == NULL);
+
+    //  Dispatch attempts and the processing list
+    images [0] = zchunk_new ("p", 1);
+    assert (ds_store_insert_task (store, "third", "document", 4, images, 1,
+                                  NULL, NULL)
+            == 0);
+    zchunk_destroy (&images [0]);
+    assert (ds_store_set_attempts (store, "third", 2) == 0);
+    event = ds_proto_new (DS_PROTO_EVENT);
+    ds_proto_set_task_id (event, "third");
+    ds_proto_set_worker (event, "w2");
+    ds_proto_set_attempt (event, 2);
+    ds_proto_set_event (event, DS_EVENT_STARTED);
+    assert (ds_store_apply_event (sink, event) == 1);
+    ds_proto_destroy (&event);
+    zlistx_t *processing = ds_store_processing (store);
+    assert (zlistx_size (processing) == 1);
+    ds_proto_t *held = (ds_proto_t *) zlistx_first (processing);
+    assert (streq (ds_proto_task_id (held), "third"));
+    assert (ds_proto_attempt (held) == 2);
+    assert (streq (ds_proto_worker (held), "w2"));
+    zlistx_destroy (&processing);
+
+    //  Expiry removes ended tasks only, images with them
+    assert (ds_store_expire (store, ds_util_now_ms () + 1000) == 2);
+    assert (ds_store_count (store, NULL) == 1);
 
     ds_store_destroy (&sink);
     ds_store_destroy (&store);

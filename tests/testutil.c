@@ -9,81 +9,8 @@
 
 #define HARNESS_READY_MS 60000
 #define HARNESS_STOP_MS 30000
-#define HARNESS_MAX_PROCS 16
 
-typedef struct {
-    char *name;        //  service name
-    pid_t pid;         //  its process
-    char *ready_file;  //  where it writes its endpoints
-    char *log_file;    //  its stdout and stderr
-} proc_t;
-
-struct _th_harness_t {
-    char *dir;                         //  the test's own directory
-    char *db;                          //  database path
-    char *url;                         //  gateway URL
-    proc_t procs [HARNESS_MAX_PROCS];  //  services started
-    int count;                         //  how many
-};
-
-
-//  --------------------------------------------------------------------------
-//  Start one service; waits for its ready file; returns the file's text
-
-static char *
-s_start (th_harness_t *self,
-         const char *program,
-         const char *name,
-         const char **args)
-{
-    const char *bin_dir = getenv ("DS_BIN_DIR");
-    char *path = zsys_sprintf ("%s/%s", bin_dir ? bin_dir : ".", program);
-    if (access (path, X_OK)) {
-        fprintf (stderr, "SKIP: %s not found\n", path);
-        exit (77);
-    }
-    proc_t *proc = &self->procs [self->count++];
-    assert (self->count <= HARNESS_MAX_PROCS);
-    proc->name = strdup (name);
-    proc->ready_file = zsys_sprintf ("%s/%s.ready", self->dir, name);
-    proc->log_file = zsys_sprintf ("%s/%s.log", self->dir, name);
-    char *ready = zsys_sprintf ("--ready-file=%s", proc->ready_file);
-    const char *argv [32] = {path, ready};
-    int argc = 2;
-    for (const char **arg = args; arg && *arg; arg++)
-        argv [argc++] = *arg;
-    argv [argc] = NULL;
-    proc->pid = fork ();
-    if (proc->pid == 0) {
-        prctl (PR_SET_PDEATHSIG, SIGKILL);
-        int log = open (proc->log_file, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        dup2 (log, 1);
-        dup2 (log, 2);
-        execv (path, (char **) argv);
-        _exit (127);
-    }
-    TH_CHECK (proc->pid > 0, "fork: %s", strerror (errno));
-    zstr_free (&ready);
-    zstr_free (&path);
-    //  Handshake: the service writes its ready file once it is bound
-    int64_t deadline = zclock_mono () + HARNESS_READY_MS;
-    while (!zsys_file_exists (proc->ready_file)) {
-        int status;
-        TH_CHECK (waitpid (proc->pid, &status, WNOHANG) == 0,
-                  "%s exited during start-up; see %s", name, proc->log_file);
-        TH_CHECK (zclock_mono () < deadline, "%s not ready in time", name);
-        zclock_sleep (10);
-    }
-    zchunk_t *chunk = zchunk_slurp (proc->ready_file, 0);
-    char *text = zchunk_strdup (chunk);
-    zchunk_destroy (&chunk);
-    return text;
-}
-
-
-//  --------------------------------------------------------------------------
-//  Value of name= in ready text; caller frees
-
+//  Value of name= in a ready file's text; caller frees
 static char *
 s_value (const char *text, const char *name)
 {
@@ -96,6 +23,13 @@ s_value (const char *text, const char *name)
     return zsys_sprintf (
         "%.*s", (int) (end ? end - found : (ptrdiff_t) strlen (found)), found);
 }
+
+
+struct _th_harness_t {
+    char *dir;                //  the test's own directory
+    char *db;                 //  database path
+    ds_launcher_t *launcher;  //  the services
+};
 
 
 //  --------------------------------------------------------------------------
@@ -115,55 +49,26 @@ th_harness_new (const char *name,
     self->dir = zsys_sprintf ("%s/%s.%d", cwd, name, (int) getpid ());
     TH_CHECK (ds_util_mkdir_p (self->dir) == 0, "mkdir %s", self->dir);
     self->db = zsys_sprintf ("%s/docusnap.db", self->dir);
-    char *data_dir = zsys_sprintf ("--data-dir=%s", self->dir);
-
-    const char *sink_args [] = {data_dir, "--events-endpoint=tcp://127.0.0.1:*",
-                                NULL};
-    char *text = s_start (self, "docusnap-sink", "sink", sink_args);
-    char *events = s_value (text, "events");
-    zstr_free (&text);
-
-    const char *ventilator_args [] = {
-        data_dir, "--queue-endpoint=tcp://127.0.0.1:*",
-        "--dispatch-endpoint=tcp://127.0.0.1:*", NULL};
-    text = s_start (self, "docusnap-ventilator", "ventilator", ventilator_args);
-    char *queue = s_value (text, "queue");
-    char *dispatch = s_value (text, "dispatch");
-    zstr_free (&text);
-
-    char *queue_arg = zsys_sprintf ("--queue-endpoint=%s", queue);
-    const char *all_gateway_args [24] = {data_dir, queue_arg, "--http-port=0"};
-    int argc = 3;
-    for (const char **arg = gateway_args; arg && *arg; arg++)
-        all_gateway_args [argc++] = *arg;
-    all_gateway_args [argc] = NULL;
-    text = s_start (self, "docusnap-gateway", "gateway", all_gateway_args);
-    self->url = s_value (text, "http");
-    zstr_free (&text);
-
-    char *dispatch_arg = zsys_sprintf ("--dispatch-endpoint=%s", dispatch);
-    char *events_arg = zsys_sprintf ("--events-endpoint=%s", events);
-    for (int worker_nbr = 1; worker_nbr <= workers; worker_nbr++) {
-        char *worker_name = zsys_sprintf ("worker-%d", worker_nbr);
-        char *id_arg = zsys_sprintf ("--worker-id=%s", worker_name);
-        const char *all_worker_args [24] = {dispatch_arg, events_arg, id_arg,
-                                            "--ocr-threads=2"};
-        int count = 4;
-        for (const char **arg = worker_args; arg && *arg; arg++)
-            all_worker_args [count++] = *arg;
-        all_worker_args [count] = NULL;
-        text = s_start (self, "docusnap-worker", worker_name, all_worker_args);
-        zstr_free (&text);
-        zstr_free (&id_arg);
-        zstr_free (&worker_name);
+    const char *bin_dir = getenv ("DS_BIN_DIR");
+    char *sink = zsys_sprintf ("%s/docusnap-sink", bin_dir ? bin_dir : ".");
+    if (access (sink, X_OK)) {
+        fprintf (stderr, "SKIP: %s not found\n", sink);
+        exit (77);
     }
-    zstr_free (&dispatch_arg);
-    zstr_free (&events_arg);
-    zstr_free (&queue_arg);
-    zstr_free (&events);
-    zstr_free (&queue);
-    zstr_free (&dispatch);
+    zstr_free (&sink);
+    self->launcher = ds_launcher_new (bin_dir ? bin_dir : ".", self->dir);
+    ds_launcher_set_logs (self->launcher, true);
+    char *data_dir = zsys_sprintf ("--data-dir=%s", self->dir);
+    ds_launcher_add_arg (self->launcher, "store", data_dir);
     zstr_free (&data_dir);
+    ds_launcher_add_arg (self->launcher, "gateway", "--http-port=0");
+    ds_launcher_add_arg (self->launcher, "worker", "--ocr-threads=2");
+    for (const char **arg = gateway_args; arg && *arg; arg++)
+        ds_launcher_add_arg (self->launcher, "gateway", *arg);
+    for (const char **arg = worker_args; arg && *arg; arg++)
+        ds_launcher_add_arg (self->launcher, "worker", *arg);
+    TH_CHECK (ds_launcher_start (self->launcher, workers) == 0,
+              "the pipeline did not start; see the logs in %s", self->dir);
     return self;
 }
 
@@ -177,49 +82,28 @@ th_harness_destroy (th_harness_t **self_p)
     th_harness_t *self = *self_p;
     if (!self)
         return;
-    //  Front to back: gateway first, sink last
-    int order [HARNESS_MAX_PROCS];
-    int count = 0;
-    for (int proc_nbr = 2; proc_nbr < self->count; proc_nbr++)
-        order [count++] = proc_nbr;
-    order [count++] = 1;
-    order [count++] = 0;
-    for (int index = 0; index < count; index++) {
-        proc_t *proc = &self->procs [order [index]];
-        if (proc->pid <= 0)
-            continue;
-        kill (proc->pid, SIGTERM);
-        int64_t deadline = zclock_mono () + HARNESS_STOP_MS;
-        int status = 0;
-        pid_t done;
-        while ((done = waitpid (proc->pid, &status, WNOHANG)) == 0
-               && zclock_mono () < deadline)
-            zclock_sleep (10);
-        if (done == 0) {
-            kill (proc->pid, SIGKILL);
-            waitpid (proc->pid, &status, 0);
-        }
-        TH_CHECK (done == proc->pid && WIFEXITED (status)
-                      && WEXITSTATUS (status) == 0,
-                  "%s did not stop cleanly on SIGTERM (status %d); see %s",
-                  proc->name, status, proc->log_file);
-        zstr_free (&proc->name);
-        zstr_free (&proc->ready_file);
-        zstr_free (&proc->log_file);
-    }
+    TH_CHECK (ds_launcher_stop (self->launcher, HARNESS_STOP_MS) == 0,
+              "a service did not stop cleanly on SIGTERM; see %s", self->dir);
+    ds_launcher_destroy (&self->launcher);
     zstr_free (&self->dir);
     zstr_free (&self->db);
-    zstr_free (&self->url);
     free (self);
     *self_p = NULL;
     curl_global_cleanup ();
 }
 
 
+ds_launcher_t *
+th_harness_launcher (th_harness_t *self)
+{
+    return self->launcher;
+}
+
+
 const char *
 th_harness_url (th_harness_t *self)
 {
-    return self->url;
+    return ds_launcher_url (self->launcher);
 }
 
 const char *
@@ -235,15 +119,7 @@ th_harness_db (th_harness_t *self)
 bool
 th_harness_alive (th_harness_t *self)
 {
-    for (int proc_nbr = 0; proc_nbr < self->count; proc_nbr++) {
-        int status;
-        if (waitpid (self->procs [proc_nbr].pid, &status, WNOHANG) != 0) {
-            fprintf (stderr, "%s is not running (status %d)\n",
-                     self->procs [proc_nbr].name, status);
-            return false;
-        }
-    }
-    return true;
+    return ds_launcher_supervise (self->launcher, false) == 0;
 }
 
 
@@ -350,7 +226,8 @@ th_http_multipart (const char *url,
 json_t *
 th_wait_terminal (th_harness_t *self, const char *task_id, int64_t timeout_ms)
 {
-    char *url = zsys_sprintf ("%s/api/task_status/%s", self->url, task_id);
+    char *url =
+        zsys_sprintf ("%s/api/task_status/%s", th_harness_url (self), task_id);
     int64_t deadline = zclock_mono () + timeout_ms;
     json_t *status = NULL;
     while (zclock_mono () < deadline) {
@@ -418,7 +295,7 @@ th_images_body (const char **fixtures, const char *extra)
 char *
 th_submit (th_harness_t *self, const char *type, const char *body)
 {
-    char *url = zsys_sprintf ("%s/api/process_%s", self->url, type);
+    char *url = zsys_sprintf ("%s/api/process_%s", th_harness_url (self), type);
     char *response = NULL;
     long code = th_http ("POST", url, "application/json", body, strlen (body),
                          &response);

@@ -88,6 +88,9 @@ char *th_submit (th_harness_t *self, const char *type, const char *body);
 //  (docs/RESULTS.md); exits with the reason if it does not match.
 void th_check_result (const char *type, json_t *result);
 
+//  The launcher that runs the services (to kill or restart one)
+ds_launcher_t *th_harness_launcher (th_harness_t *self);
+
 //  The harness's own directory (logs, database, ready files)
 const char *th_harness_dir (th_harness_t *self);
 

@@ -1,5 +1,5 @@
 /*  =========================================================================
-    ds_ventilator - the queue: priorities and dispatch to workers
+    ds_ventilator - the queue: priorities, dispatch, leases, redelivery
 
     @header
     The queue holds only task ids; a task's inputs are read from the store
@@ -7,6 +7,17 @@
     the images weigh. The worker socket has a send high-water mark of one
     message, and the loop polls it for POLLOUT only while the queue is not
     empty: tasks wait here, in priority order, until a worker has room.
+
+    Every dispatch takes a lease. The ventilator follows the sink's STATE
+    stream: a STARTED or HEARTBEAT of the lease's attempt renews it, a
+    terminal state ends it. A lease that runs out (no start within
+    pickup-timeout, or no heartbeat within lease-timeout) puts the task
+    back at the front of its priority, up to max-attempts dispatches; then
+    the task ends in error WORKER_LOST, with the history of its attempts.
+    A task running longer than task-timeout ends in error TIMEOUT. Those
+    errors go to the sink as EVENTs, so the sink stays the one writer of
+    terminal states. On start the queue is rebuilt from pending tasks and
+    the leases from processing ones.
     @end
     =========================================================================
 */
@@ -16,6 +27,21 @@
 #define VENTILATOR_SNDHWM 1
 #define VENTILATOR_RCVHWM 100000
 #define VENTILATOR_LEVELS (DS_PROTO_MAX_PRIORITY + 1)
+#define VENTILATOR_TICK_MS 100
+#define VENTILATOR_HISTORY_MAX 1024
+
+//  A lease: one task dispatched and not yet ended
+
+typedef struct {
+    char *task_id;           //  the task
+    int priority;            //  its priority, for redelivery
+    int attempt;             //  the attempt dispatched last
+    int64_t deadline;        //  mono ms it runs out; 0 while queued
+    int64_t first_dispatch;  //  mono ms of the first dispatch
+    bool started;            //  a worker has started this attempt
+    char *worker;            //  who started it
+    char *history;           //  what happened to earlier attempts
+} lease_t;
 
 //  Structure of the actor's state
 
@@ -23,27 +49,56 @@ typedef struct {
     zsock_t *pipe;                         //  actor pipe
     zsock_t *intake;                       //  PULL, bound: QUEUE from gateways
     zsock_t *dispatch;                     //  PUSH, bound: TASK to workers
-    ds_store_t *store;                     //  task store, read only here
+    zsock_t *states;                       //  SUB, connected: sink's STATE
+    zsock_t *events;                       //  PUSH, connected: EVENT to sink
+    ds_store_t *store;                     //  task store
     ds_proto_t *message;                   //  reusable decoded message
     zlistx_t *levels [VENTILATOR_LEVELS];  //  task ids (char *) per priority
     zhashx_t *queued;                      //  task ids in the queue, for dedupe
+    zhashx_t *leases;                      //  lease_t by task id
     size_t size;                           //  ids in all levels
+    int64_t lease_timeout;                 //  ms without a heartbeat
+    int64_t pickup_timeout;                //  ms from dispatch to start
+    int64_t task_timeout;                  //  ms from first dispatch to end
+    int max_attempts;                      //  dispatches per task at most
     bool verbose;                          //  log each dispatch
     uint64_t dispatched;                   //  TASKs sent
+    uint64_t redelivered;                  //  TASKs sent again
     uint64_t rejected;                     //  malformed frames
 } ventilator_t;
 
 
 //  --------------------------------------------------------------------------
-//  Add a task id at its priority, unless it is queued already
+//  Free a lease
 
 static void
-s_enqueue (ventilator_t *self, const char *task_id, int priority)
+s_lease_destroy (lease_t **lease_p)
+{
+    lease_t *lease = *lease_p;
+    if (lease) {
+        zstr_free (&lease->task_id);
+        zstr_free (&lease->worker);
+        zstr_free (&lease->history);
+        free (lease);
+        *lease_p = NULL;
+    }
+}
+
+
+//  --------------------------------------------------------------------------
+//  Add a task id at its priority, unless it is queued already; at the
+//  front for a redelivery, so it does not wait behind newer work
+
+static void
+s_enqueue (ventilator_t *self, const char *task_id, int priority, bool front)
 {
     if (zhashx_lookup (self->queued, task_id))
         return;
     zhashx_insert (self->queued, task_id, (void *) "");
-    zlistx_add_end (self->levels [priority], (void *) task_id);
+    if (front)
+        zlistx_add_start (self->levels [priority], (void *) task_id);
+    else
+        zlistx_add_end (self->levels [priority], (void *) task_id);
     self->size++;
 }
 
@@ -88,11 +143,54 @@ s_intake (ventilator_t *self)
                           sample);
             self->rejected++;
         }
-        else
+        else if (!zhashx_lookup (self->leases,
+                                 ds_proto_task_id (self->message)))
             s_enqueue (self, ds_proto_task_id (self->message),
-                       ds_proto_priority (self->message));
+                       ds_proto_priority (self->message), false);
         zmsg_destroy (&msg);
     }
+}
+
+
+//  --------------------------------------------------------------------------
+//  End a task in error through the sink, and forget its lease
+
+static void
+s_fail (ventilator_t *self, lease_t *lease, const char *code, const char *text)
+{
+    zsys_warning ("ds_ventilator: TASK-FAILED task=%s code=%s attempts=%d "
+                  "message=\"%s\"",
+                  lease->task_id, code, lease->attempt, text);
+    ds_proto_t *event = ds_proto_new (DS_PROTO_EVENT);
+    ds_proto_set_task_id (event, lease->task_id);
+    ds_proto_set_event (event, DS_EVENT_FAILED);
+    ds_proto_set_worker (event, "ventilator");
+    ds_proto_set_attempt (event, lease->attempt);
+    ds_proto_set_time_ms (event, ds_util_now_ms ());
+    ds_proto_set_error (event, code, text);
+    ds_proto_send (event, self->events);
+    ds_proto_destroy (&event);
+    zhashx_delete (self->leases, lease->task_id);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Add a line to a lease's history
+
+static void
+s_history (lease_t *lease, const char *format, ...)
+{
+    char line [256];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (line, sizeof (line), format, args);
+    va_end (args);
+    char *joined = zsys_sprintf ("%s%s%s", lease->history ? lease->history : "",
+                                 lease->history ? "; " : "", line);
+    zstr_free (&lease->history);
+    lease->history = joined;
+    if (strlen (lease->history) > VENTILATOR_HISTORY_MAX)
+        lease->history [VENTILATOR_HISTORY_MAX] = 0;
 }
 
 
@@ -106,29 +204,151 @@ s_dispatch (ventilator_t *self)
     if (!task_id)
         return;
     ds_proto_t *task = ds_store_load_task (self->store, task_id);
-    if (!task)
+    lease_t *lease = (lease_t *) zhashx_lookup (self->leases, task_id);
+    if (!task) {
         zsys_info ("ds_ventilator: SKIPPED task=%s (ended or gone)", task_id);
-    else {
-        ds_proto_set_attempt (task, ds_proto_attempt (task) + 1);
-        zframe_t *frame = ds_proto_encode (task);
-        if (zframe_send (&frame, self->dispatch, ZFRAME_DONTWAIT) == 0) {
-            self->dispatched++;
-            if (self->verbose)
-                zsys_debug ("ds_ventilator: DISPATCHED task=%s priority=%d "
-                            "attempt=%d queued=%zu",
-                            task_id, ds_proto_priority (task),
-                            ds_proto_attempt (task), self->size);
-        }
-        else {
-            //  The socket filled up after all: put the task back in front
-            zframe_destroy (&frame);
-            zhashx_insert (self->queued, task_id, (void *) "");
-            zlistx_add_start (self->levels [ds_proto_priority (task)], task_id);
-            self->size++;
-        }
-        ds_proto_destroy (&task);
+        if (lease)
+            zhashx_delete (self->leases, task_id);
+        zstr_free (&task_id);
+        return;
     }
+    int attempt = ds_proto_attempt (task) + 1;
+    if (!lease) {
+        lease = (lease_t *) zmalloc (sizeof (lease_t));
+        assert (lease);
+        lease->task_id = strdup (task_id);
+        lease->first_dispatch = zclock_mono ();
+        zhashx_insert (self->leases, task_id, lease);
+    }
+    lease->priority = ds_proto_priority (task);
+    if (attempt > self->max_attempts) {
+        lease->attempt = attempt - 1;
+        char *text = zsys_sprintf (
+            "no worker finished the task in %d attempts: %s",
+            self->max_attempts, lease->history ? lease->history : "");
+        s_fail (self, lease, "WORKER_LOST", text);
+        zstr_free (&text);
+        ds_proto_destroy (&task);
+        zstr_free (&task_id);
+        return;
+    }
+    ds_proto_set_attempt (task, attempt);
+    //  The attempt is on record before the task can start
+    ds_store_set_attempts (self->store, task_id, attempt);
+    zframe_t *frame = ds_proto_encode (task);
+    if (zframe_send (&frame, self->dispatch, ZFRAME_DONTWAIT) == 0) {
+        self->dispatched++;
+        if (attempt > 1)
+            self->redelivered++;
+        lease->attempt = attempt;
+        lease->started = false;
+        lease->deadline = zclock_mono () + self->pickup_timeout;
+        zstr_free (&lease->worker);
+        if (self->verbose || attempt > 1)
+            zsys_info ("ds_ventilator: DISPATCHED task=%s priority=%d "
+                       "attempt=%d queued=%zu",
+                       task_id, ds_proto_priority (task), attempt, self->size);
+    }
+    else {
+        //  The socket filled up after all: put the task back in front
+        zframe_destroy (&frame);
+        ds_store_set_attempts (self->store, task_id, attempt - 1);
+        s_enqueue (self, task_id, ds_proto_priority (task), true);
+    }
+    ds_proto_destroy (&task);
     zstr_free (&task_id);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Follow the sink's STATE stream: renew or end leases
+
+static void
+s_state (ventilator_t *self)
+{
+    zmsg_t *msg;
+    while ((msg = zmsg_recv (self->states))) {  //  rcvtimeo is 0
+        zframe_t *frame = zmsg_last (msg);
+        if (zmsg_size (msg) == 2
+            && ds_proto_decode (self->message, zframe_data (frame),
+                                zframe_size (frame))
+                   == 0
+            && ds_proto_type (self->message) == DS_PROTO_STATE) {
+            const char *status = ds_proto_status (self->message);
+            lease_t *lease = (lease_t *) zhashx_lookup (
+                self->leases, ds_proto_task_id (self->message));
+            if (!lease)
+                ;
+            else if (streq (status, "processing")) {
+                if (ds_proto_attempt (self->message) == lease->attempt
+                    && lease->deadline) {
+                    lease->started = true;
+                    lease->deadline = zclock_mono () + self->lease_timeout;
+                    if (!lease->worker)
+                        lease->worker =
+                            strdup (ds_proto_worker (self->message));
+                }
+            }
+            else if (!streq (status, "pending"))
+                zhashx_delete (self->leases, lease->task_id);
+        }
+        zmsg_destroy (&msg);
+    }
+}
+
+
+//  --------------------------------------------------------------------------
+//  Act on leases that ran out, and tasks past their deadline
+
+static void
+s_check_leases (ventilator_t *self)
+{
+    int64_t now = zclock_mono ();
+    zlistx_t *expired = zlistx_new ();
+    lease_t *lease = (lease_t *) zhashx_first (self->leases);
+    while (lease) {
+        if (lease->deadline && now >= lease->deadline)
+            zlistx_add_end (expired, lease);
+        else if (now - lease->first_dispatch > self->task_timeout)
+            zlistx_add_end (expired, lease);
+        lease = (lease_t *) zhashx_next (self->leases);
+    }
+    //  Act after the walk: acting changes the table
+    for (lease = (lease_t *) zlistx_first (expired); lease;
+         lease = (lease_t *) zlistx_next (expired)) {
+        if (now - lease->first_dispatch > self->task_timeout) {
+            char *text = zsys_sprintf ("the task ran longer than %" PRId64
+                                       " ms (attempt %d)",
+                                       self->task_timeout, lease->attempt);
+            s_fail (self, lease, "TIMEOUT", text);
+            zstr_free (&text);
+            continue;
+        }
+        if (lease->started)
+            s_history (
+                lease, "attempt %d on %s: no heartbeat for %" PRId64 " ms",
+                lease->attempt, lease->worker ? lease->worker : "a worker",
+                self->lease_timeout);
+        else
+            s_history (lease, "attempt %d: not started within %" PRId64 " ms",
+                       lease->attempt, self->pickup_timeout);
+        zsys_warning ("ds_ventilator: LEASE-EXPIRED task=%s attempt=%d "
+                      "worker=%s started=%s",
+                      lease->task_id, lease->attempt,
+                      lease->worker ? lease->worker : "-",
+                      lease->started ? "yes" : "no");
+        if (lease->attempt >= self->max_attempts) {
+            char *text =
+                zsys_sprintf ("no worker finished the task in %d attempts: %s",
+                              lease->attempt, lease->history);
+            s_fail (self, lease, "WORKER_LOST", text);
+            zstr_free (&text);
+            continue;
+        }
+        lease->deadline = 0;
+        s_enqueue (self, lease->task_id, lease->priority, true);
+    }
+    zlistx_destroy (&expired);
 }
 
 
@@ -145,8 +365,8 @@ s_command (ventilator_t *self)
     if (streq (command, "$TERM"))
         rc = -1;
     else if (streq (command, "STATS"))
-        zsock_send (self->pipe, "888", (uint64_t) self->size, self->dispatched,
-                    self->rejected);
+        zsock_send (self->pipe, "8888", (uint64_t) self->size, self->dispatched,
+                    self->rejected, self->redelivered);
     else
         zsys_warning ("ds_ventilator: BAD-COMMAND command=%s", command);
     zstr_free (&command);
@@ -171,7 +391,7 @@ s_bind (zsock_t *pipe, zsock_t *sock, const char *endpoint)
 
 
 //  --------------------------------------------------------------------------
-//  The main loop: intake, dispatch when writable, commands
+//  The main loop: intake, states, dispatch when writable, leases, commands
 
 static void
 s_run (ventilator_t *self)
@@ -179,12 +399,15 @@ s_run (ventilator_t *self)
     zmq_pollitem_t items [] = {
         {zsock_resolve (self->pipe), 0, ZMQ_POLLIN, 0},
         {zsock_resolve (self->intake), 0, ZMQ_POLLIN, 0},
+        {zsock_resolve (self->states), 0, ZMQ_POLLIN, 0},
         {zsock_resolve (self->dispatch), 0, ZMQ_POLLOUT, 0},
     };
+    int64_t next_check = zclock_mono () + VENTILATOR_TICK_MS;
     while (true) {
         //  Watch the worker socket only while there is work for it
-        int count = self->size ? 3 : 2;
-        if (zmq_poll (items, count, -1) == -1) {
+        int count = self->size ? 4 : 3;
+        long timeout = (long) (next_check - zclock_mono ());
+        if (zmq_poll (items, count, timeout < 0 ? 0 : timeout) == -1) {
             if (zmq_errno () == EINTR)
                 continue;
             break;
@@ -193,9 +416,49 @@ s_run (ventilator_t *self)
             break;
         if (items [1].revents & ZMQ_POLLIN)
             s_intake (self);
-        if (count == 3 && (items [2].revents & ZMQ_POLLOUT))
+        if (items [2].revents & ZMQ_POLLIN)
+            s_state (self);
+        if (count == 4 && (items [3].revents & ZMQ_POLLOUT))
             s_dispatch (self);
+        if (zclock_mono () >= next_check) {
+            s_check_leases (self);
+            next_check = zclock_mono () + VENTILATOR_TICK_MS;
+        }
     }
+}
+
+
+//  --------------------------------------------------------------------------
+//  Rebuild the queue and the leases from the store
+
+static void
+s_recover (ventilator_t *self)
+{
+    zlistx_t *pending = ds_store_pending (self->store);
+    ds_proto_t *task = (ds_proto_t *) zlistx_first (pending);
+    while (task) {
+        s_enqueue (self, ds_proto_task_id (task), ds_proto_priority (task),
+                   false);
+        task = (ds_proto_t *) zlistx_next (pending);
+    }
+    zlistx_destroy (&pending);
+    //  A running task keeps its worker if that worker still beats
+    zlistx_t *processing = ds_store_processing (self->store);
+    task = (ds_proto_t *) zlistx_first (processing);
+    while (task) {
+        lease_t *lease = (lease_t *) zmalloc (sizeof (lease_t));
+        assert (lease);
+        lease->task_id = strdup (ds_proto_task_id (task));
+        lease->priority = ds_proto_priority (task);
+        lease->attempt = ds_proto_attempt (task);
+        lease->first_dispatch = zclock_mono ();
+        lease->started = true;
+        lease->worker = strdup (ds_proto_worker (task));
+        lease->deadline = zclock_mono () + self->lease_timeout;
+        zhashx_insert (self->leases, lease->task_id, lease);
+        task = (ds_proto_t *) zlistx_next (processing);
+    }
+    zlistx_destroy (&processing);
 }
 
 
@@ -209,6 +472,10 @@ ds_ventilator (zsock_t *pipe, void *args)
     ventilator_t self = {0};
     self.pipe = pipe;
     self.verbose = ds_config_bool (config, "verbose");
+    self.lease_timeout = ds_config_int (config, "lease-timeout");
+    self.pickup_timeout = ds_config_int (config, "pickup-timeout");
+    self.task_timeout = ds_config_int (config, "task-timeout");
+    self.max_attempts = (int) ds_config_int (config, "max-attempts");
     zsock_signal (pipe, 0);
 
     for (int level = 0; level < VENTILATOR_LEVELS; level++) {
@@ -219,15 +486,24 @@ ds_ventilator (zsock_t *pipe, void *args)
                                (zlistx_destructor_fn *) zstr_free);
     }
     self.queued = zhashx_new ();
+    self.leases = zhashx_new ();
+    zhashx_set_destructor (self.leases,
+                           (zhashx_destructor_fn *) s_lease_destroy);
     self.message = ds_proto_new (0);
     self.intake = zsock_new (ZMQ_PULL);
     self.dispatch = zsock_new (ZMQ_PUSH);
-    assert (self.intake && self.dispatch);
+    self.states = zsock_new (ZMQ_SUB);
+    self.events = zsock_new (ZMQ_PUSH);
+    assert (self.intake && self.dispatch && self.states && self.events);
     zsock_set_maxmsgsize (self.intake, DS_PROTO_MAX_FRAME);
     zsock_set_rcvhwm (self.intake, VENTILATOR_RCVHWM);
     zsock_set_rcvtimeo (self.intake, 0);
     zsock_set_sndhwm (self.dispatch, VENTILATOR_SNDHWM);
     zsock_set_maxmsgsize (self.dispatch, DS_PROTO_MAX_FRAME);
+    zsock_set_subscribe (self.states, "");
+    zsock_set_rcvhwm (self.states, VENTILATOR_RCVHWM);
+    zsock_set_maxmsgsize (self.states, DS_PROTO_MAX_FRAME);
+    zsock_set_rcvtimeo (self.states, 0);
 
     char *db_path = ds_service_db_path (config);
     self.store = db_path ? ds_store_new (db_path) : NULL;
@@ -239,39 +515,43 @@ ds_ventilator (zsock_t *pipe, void *args)
              || s_bind (pipe, self.dispatch,
                         ds_config_get (config, "dispatch-endpoint")))
         ;
+    else if (zsock_connect (self.states, "%s",
+                            ds_config_get (config, "publish-endpoint"))
+             || zsock_connect (self.events, "%s",
+                               ds_config_get (config, "events-endpoint")))
+        ds_service_failed (pipe, "bad publish-endpoint or events-endpoint");
     else {
         started = true;
-        //  Rebuild the queue from the store before taking new work
-        zlistx_t *pending = ds_store_pending (self.store);
-        ds_proto_t *queued = (ds_proto_t *) zlistx_first (pending);
-        while (queued) {
-            s_enqueue (&self, ds_proto_task_id (queued),
-                       ds_proto_priority (queued));
-            queued = (ds_proto_t *) zlistx_next (pending);
-        }
-        zlistx_destroy (&pending);
-
+        s_recover (&self);
         char *queue_line =
             zsys_sprintf ("queue=%s", zsock_endpoint (self.intake));
         char *dispatch_line =
             zsys_sprintf ("dispatch=%s", zsock_endpoint (self.dispatch));
         const char *lines [] = {queue_line, dispatch_line, NULL};
         ds_service_ready (pipe, lines);
-        zsys_info ("ds_ventilator: STARTED db=%s %s %s recovered=%zu", db_path,
-                   queue_line, dispatch_line, self.size);
+        zsys_info ("ds_ventilator: STARTED db=%s %s %s recovered-pending=%zu "
+                   "recovered-leases=%zu",
+                   db_path, queue_line, dispatch_line, self.size,
+                   zhashx_size (self.leases));
         zstr_free (&queue_line);
         zstr_free (&dispatch_line);
         s_run (&self);
         zsys_info ("ds_ventilator: STOPPED dispatched=%" PRIu64
-                   " queued=%zu rejected=%" PRIu64,
-                   self.dispatched, self.size, self.rejected);
+                   " redelivered=%" PRIu64
+                   " queued=%zu leases=%zu rejected=%" PRIu64,
+                   self.dispatched, self.redelivered, self.size,
+                   zhashx_size (self.leases), self.rejected);
     }
     //  Queued ids are still pending in the store: nothing is lost
     zsock_set_linger (self.dispatch, 0);
+    zsock_set_linger (self.events, 1000);
     zsock_destroy (&self.dispatch);
     zsock_destroy (&self.intake);
+    zsock_destroy (&self.states);
+    zsock_destroy (&self.events);
     ds_proto_destroy (&self.message);
     zhashx_destroy (&self.queued);
+    zhashx_destroy (&self.leases);
     for (int level = 0; level < VENTILATOR_LEVELS; level++)
         zlistx_destroy (&self.levels [level]);
     ds_store_destroy (&self.store);
@@ -286,7 +566,8 @@ ds_ventilator (zsock_t *pipe, void *args)
 
 
 //  --------------------------------------------------------------------------
-//  Self test: recovery from the store, priority order, intake, garbage
+//  Self test: recovery from the store, priority order, intake, garbage,
+//  and a lease that runs out is redelivered, then fails WORKER_LOST
 
 void
 ds_ventilator_test (bool verbose)
@@ -298,11 +579,21 @@ ds_ventilator_test (bool verbose)
     //  @selftest
     char *data_dir =
         zsys_sprintf ("/tmp/ds_ventilator_test.%d", (int) getpid ());
+    //  The test plays the sink: a PUB for STATE, a PULL for EVENT
+    zsock_t *publisher = zsock_new (ZMQ_PUB);
+    zsock_t *sink = zsock_new (ZMQ_PULL);
+    assert (zsock_bind (publisher, "tcp://127.0.0.1:*") > 0);
+    assert (zsock_bind (sink, "tcp://127.0.0.1:*") > 0);
+    zsock_set_rcvtimeo (sink, 5000);
     ds_config_t *config =
         ds_config_new ("ventilator", DS_ROLE_VENTILATOR, "test");
     ds_config_set (config, "data-dir", data_dir);
     ds_config_set (config, "queue-endpoint", "tcp://127.0.0.1:*");
     ds_config_set (config, "dispatch-endpoint", "tcp://127.0.0.1:*");
+    ds_config_set (config, "publish-endpoint", zsock_endpoint (publisher));
+    ds_config_set (config, "events-endpoint", zsock_endpoint (sink));
+    ds_config_set (config, "pickup-timeout", "300");
+    ds_config_set (config, "max-attempts", "2");
     char *db_path = ds_service_db_path (config);
     ds_store_t *store = ds_store_new (db_path);
     assert (store);
@@ -326,9 +617,10 @@ ds_ventilator_test (bool verbose)
     char *dispatch_line = zstr_recv (ventilator);
     assert (strncmp (queue_line, "queue=", 6) == 0);
     assert (strncmp (dispatch_line, "dispatch=", 9) == 0);
-    uint64_t queued = 0, dispatched = 0, rejected = 0;
+    uint64_t queued = 0, dispatched = 0, rejected = 0, redelivered = 0;
     zstr_send (ventilator, "STATS");
-    assert (zsock_recv (ventilator, "888", &queued, &dispatched, &rejected)
+    assert (zsock_recv (ventilator, "8888", &queued, &dispatched, &rejected,
+                        &redelivered)
             == 0);
     assert (queued == 3 && dispatched == 0);
 
@@ -345,6 +637,14 @@ ds_ventilator_test (bool verbose)
         assert (ds_proto_attempt (task) == 1);
         assert (ds_proto_images (task) == 1);
     }
+    //  The urgent one completes: its lease ends, it is not sent again
+    ds_proto_t *state = ds_proto_new (DS_PROTO_STATE);
+    ds_proto_set_task_id (state, "urgent");
+    ds_proto_set_status (state, "completed");
+    ds_proto_set_attempt (state, 1);
+    zstr_sendm (publisher, "urgent");
+    ds_proto_send (state, publisher);
+    ds_proto_destroy (&state);
 
     //  A gateway queues one more; garbage is counted and skipped
     zsock_t *gateway = zsock_new_push (NULL);
@@ -363,15 +663,46 @@ ds_ventilator_test (bool verbose)
     ds_proto_destroy (&queue);
     assert (ds_proto_recv (task, worker) == 0);
     assert (streq (ds_proto_task_id (task), "late"));
+
+    //  Nobody starts the others: each is sent once more (attempt 2) ...
+    const char *again [] = {"normal", "low", "late"};
+    int seen = 0;
+    while (seen < 3) {
+        assert (ds_proto_recv (task, worker) == 0);
+        assert (!streq (ds_proto_task_id (task), "urgent"));
+        assert (ds_proto_attempt (task) == 2);
+        for (int task_nbr = 0; task_nbr < 3; task_nbr++)
+            if (streq (ds_proto_task_id (task), again [task_nbr]))
+                seen++;
+    }
+    //  ... then ends in error WORKER_LOST, through the sink, with history
+    ds_proto_t *event = ds_proto_new (0);
+    for (int task_nbr = 0; task_nbr < 3; task_nbr++) {
+        assert (ds_proto_recv (event, sink) == 0);
+        assert (ds_proto_event (event) == DS_EVENT_FAILED);
+        assert (streq (ds_proto_error_code (event), "WORKER_LOST"));
+        assert (strstr (ds_proto_error_text (event),
+                        "attempt 1: not started within 300 ms; attempt 2"));
+        assert (!streq (ds_proto_task_id (event), "urgent"));
+    }
+    ds_proto_destroy (&event);
     zstr_send (ventilator, "STATS");
-    assert (zsock_recv (ventilator, "888", &queued, &dispatched, &rejected)
+    assert (zsock_recv (ventilator, "8888", &queued, &dispatched, &rejected,
+                        &redelivered)
             == 0);
-    assert (queued == 0 && dispatched == 4 && rejected == 1);
+    assert (queued == 0 && dispatched == 7 && rejected == 1
+            && redelivered == 3);
+    int attempts = 0;
+    char *state_text = ds_store_task_state (store, "low", NULL, &attempts);
+    assert (attempts == 2);
+    zstr_free (&state_text);
 
     ds_proto_destroy (&task);
     zactor_destroy (&ventilator);
     zsock_destroy (&gateway);
     zsock_destroy (&worker);
+    zsock_destroy (&publisher);
+    zsock_destroy (&sink);
     zstr_free (&status);
     zstr_free (&queue_line);
     zstr_free (&dispatch_line);

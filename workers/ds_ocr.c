@@ -19,6 +19,7 @@
 //  Structure of our class
 
 struct _ds_ocr_t {
+    int timeout_ms;              //  time allowed per page, 0 = none
     TessBaseAPI *api;            //  the engine
     char error [OCR_ERROR_MAX];  //  why the last page failed
 };
@@ -96,7 +97,11 @@ ds_ocr_page (
         pixSetResolution (pix, 300, 300);
     TessBaseAPISetImage2 (self->api, pix);
     int rc = -1;
-    if (TessBaseAPIRecognize (self->api, NULL) == 0) {
+    ETEXT_DESC *monitor = TessMonitorCreate ();
+    if (self->timeout_ms)
+        TessMonitorSetDeadlineMSecs (monitor, self->timeout_ms);
+    int64_t started = zclock_mono ();
+    if (TessBaseAPIRecognize (self->api, monitor) == 0) {
         char *utf8 = TessBaseAPIGetUTF8Text (self->api);
         if (utf8) {
             *text = strdup (utf8);
@@ -107,13 +112,28 @@ ds_ocr_page (
             rc = 0;
         }
     }
-    if (rc)
+    TessMonitorDelete (monitor);
+    if (rc && self->timeout_ms && zclock_mono () - started >= self->timeout_ms)
+        snprintf (self->error, sizeof (self->error),
+                  "reading the %dx%d %s image took over %d ms", width, height,
+                  format, self->timeout_ms);
+    else if (rc)
         snprintf (self->error, sizeof (self->error),
                   "tesseract could not read the %dx%d %s image", width, height,
                   format);
     TessBaseAPIClear (self->api);
     pixDestroy (&pix);
     return rc;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Time allowed per page
+
+void
+ds_ocr_set_timeout (ds_ocr_t *self, int timeout_ms)
+{
+    self->timeout_ms = timeout_ms;
 }
 
 
@@ -137,7 +157,12 @@ ds_ocr_actor (zsock_t *pipe, void *args)
     char *tessdata = strchr (settings, '\n');
     if (tessdata)
         *tessdata++ = 0;
+    char *timeout = tessdata ? strchr (tessdata, '\n') : NULL;
+    if (timeout)
+        *timeout++ = 0;
     ds_ocr_t *ocr = ds_ocr_new (settings, tessdata);
+    if (ocr && timeout)
+        ds_ocr_set_timeout (ocr, atoi (timeout));
     zstr_free (&settings);
     zsock_signal (pipe, 0);
     zstr_send (pipe, ocr ? "READY" : "FAILED");

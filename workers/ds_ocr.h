@@ -33,10 +33,13 @@ int ds_ocr_page (ds_ocr_t *self,
                  char **text,
                  int *confidence);
 
+//  Time tesseract may spend on one page, in ms (0: no limit)
+void ds_ocr_set_timeout (ds_ocr_t *self, int timeout_ms);
+
 //  Why the last ds_ocr_page failed
 const char *ds_ocr_error (ds_ocr_t *self);
 
-//  OCR thread. args is a borrowed "lang\ntessdata" string. Signals 0 once
+//  OCR thread. args is a borrowed "lang\ntessdata\ntimeout_ms" string. Signals 0 once
 //  its engine is loaded, or -1 if it could not be. Pipe commands:
 //    "PAGE" slot:4 page:4 data:p size:8  (data is borrowed until DONE)
 //  answered with

@@ -14,9 +14,10 @@
 #include "ds_worker_classes.h"
 
 #define WORKER_EVENTS_SNDHWM 10000
-#define WORKER_DRAIN_MS 30000  //  longest wait for held tasks on $TERM
 #define WORKER_POLL_MS 1000
-#define WORKER_LLM_SOCKETS 1024  //  LLM connections polled, at most
+#define WORKER_LLM_SOCKETS 1024   //  LLM connections polled, at most
+#define WORKER_RESEND_MS 2000     //  resend an unacknowledged result after
+#define WORKER_UNACKED_MAX 10000  //  results kept for resending, at most
 
 //  One task in flight
 
@@ -34,6 +35,7 @@ typedef struct {
     json_t *messages;               //  LLM conversation, NULL offline
     bool llm;                       //  waiting for the LLM
     bool repaired;                  //  the one repair request was sent
+    bool abandoned;                 //  ended elsewhere (e.g. cancelled)
 } job_t;
 
 //  Structure of the actor's state
@@ -59,6 +61,12 @@ typedef struct {
     char *worker_id;       //  our name in events
     bool verbose;          //  log each task
     bool draining;         //  $TERM received: take no more tasks
+    zsock_t *states;       //  SUB, connected: the sink's STATE stream
+    zhashx_t *unacked;     //  terminal EVENT frames (zframe_t) by task id,
+                           //  until the sink publishes the task's end
+    zhashx_t *sent_at;     //  mono ms each unacked frame was last sent
+    int64_t heartbeat_ms;  //  interval between heartbeats
+    int64_t drain_ms;      //  longest wait for held tasks on $TERM
     uint64_t completed;    //  tasks that ended with a result
     uint64_t failed;       //  tasks that ended with an error
     uint64_t rejected;     //  malformed frames
@@ -86,10 +94,55 @@ s_send_event (worker_t *self,
         ds_proto_set_result (message, result);
     if (code)
         ds_proto_set_error (message, code, text);
-    if (ds_proto_send (message, self->events))
+    zframe_t *frame = ds_proto_encode (message);
+    if (event == DS_EVENT_RESULT || event == DS_EVENT_FAILED) {
+        //  Kept until the sink says the task ended: a sink that dies
+        //  before committing it gets it again
+        if (zhashx_size (self->unacked) >= WORKER_UNACKED_MAX)
+            zsys_warning ("ds_worker: UNACKED-FULL task=%s not kept for "
+                          "resending",
+                          ds_proto_task_id (task));
+        else {
+            zhashx_update (self->unacked, ds_proto_task_id (task),
+                           zframe_dup (frame));
+            zhashx_update (self->sent_at, ds_proto_task_id (task),
+                           (void *) (intptr_t) zclock_mono ());
+        }
+    }
+    if (zframe_send (&frame, self->events, 0))
         zsys_error ("ds_worker: EVENT-SEND-FAIL task=%s event=%d",
                     ds_proto_task_id (task), event);
+    zframe_destroy (&frame);
     ds_proto_destroy (&message);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Send a heartbeat for every task held; resend results not yet committed
+
+static void
+s_heartbeat (worker_t *self)
+{
+    for (size_t slot = 0; slot < self->capacity; slot++)
+        if (self->jobs [slot].task)
+            s_send_event (self, self->jobs [slot].task, DS_EVENT_HEARTBEAT,
+                          NULL, NULL, NULL);
+    int64_t now = zclock_mono ();
+    zframe_t *frame = (zframe_t *) zhashx_first (self->unacked);
+    while (frame) {
+        const char *task_id = (const char *) zhashx_cursor (self->unacked);
+        int64_t sent =
+            (int64_t) (intptr_t) zhashx_lookup (self->sent_at, task_id);
+        if (now - sent >= WORKER_RESEND_MS) {
+            zframe_t *copy = zframe_dup (frame);
+            zframe_send (&copy, self->events, 0);
+            zframe_destroy (&copy);
+            zhashx_update (self->sent_at, task_id, (void *) (intptr_t) now);
+            if (self->verbose)
+                zsys_debug ("ds_worker: RESENT task=%s", task_id);
+        }
+        frame = (zframe_t *) zhashx_next (self->unacked);
+    }
 }
 
 
@@ -130,8 +183,13 @@ static void
 s_release (worker_t *self, size_t slot)
 {
     job_t *job = &self->jobs [slot];
-    if (job->llm)
+    if (job->llm) {
         self->llm_jobs--;
+        ds_llm_cancel (self->llm, (uint64_t) job->generation << 16 | slot);
+    }
+    //  Keep listening for the task's end while its result is unacked
+    if (!zhashx_lookup (self->unacked, ds_proto_task_id (job->task)))
+        zsock_set_unsubscribe (self->states, ds_proto_task_id (job->task));
     ds_proto_destroy (&job->task);
     json_decref (job->pages);
     json_decref (job->form);
@@ -211,6 +269,12 @@ static void
 s_ocr_done (worker_t *self, size_t slot)
 {
     job_t *job = &self->jobs [slot];
+    if (job->abandoned) {
+        zsys_info ("ds_worker: ABANDONED task=%s (ended elsewhere)",
+                   ds_proto_task_id (job->task));
+        s_release (self, slot);
+        return;
+    }
     if (job->error) {
         s_fail (self, job->task, "OCR_FAILED", job->error);
         s_release (self, slot);
@@ -369,6 +433,7 @@ s_take_task (worker_t *self)
 
     const ds_strategy_t *strategy =
         ds_strategy_find (ds_proto_task_type (task));
+    zsock_set_subscribe (self->states, ds_proto_task_id (task));
     s_send_event (self, task, DS_EVENT_STARTED, NULL, NULL, NULL);
     if (!strategy) {
         char *text = zsys_sprintf ("task type '%s' is not supported",
@@ -447,6 +512,53 @@ s_page_done (worker_t *self, size_t thread_nbr)
 
 
 //  --------------------------------------------------------------------------
+//  Follow the sink's STATE stream for our tasks: a terminal state acks our
+//  result, or tells us the task ended elsewhere (cancelled, say)
+
+static void
+s_state (worker_t *self)
+{
+    zmsg_t *msg;
+    ds_proto_t *state = ds_proto_new (0);
+    while ((msg = zmsg_recv (self->states))) {  //  rcvtimeo is 0
+        zframe_t *frame = zmsg_last (msg);
+        const char *status = NULL;
+        if (zmsg_size (msg) == 2
+            && ds_proto_decode (state, zframe_data (frame), zframe_size (frame))
+                   == 0
+            && ds_proto_type (state) == DS_PROTO_STATE)
+            status = ds_proto_status (state);
+        if (status
+            && (streq (status, "completed") || streq (status, "error")
+                || streq (status, "cancelled"))) {
+            const char *task_id = ds_proto_task_id (state);
+            zhashx_delete (self->unacked, task_id);
+            zhashx_delete (self->sent_at, task_id);
+            bool held = false;
+            for (size_t slot = 0; slot < self->capacity; slot++) {
+                job_t *job = &self->jobs [slot];
+                if (!job->task
+                    || !streq (ds_proto_task_id (job->task), task_id))
+                    continue;
+                held = true;
+                zsys_info ("ds_worker: TASK-ENDED-ELSEWHERE task=%s "
+                           "status=%s",
+                           task_id, status);
+                if (job->remaining)
+                    job->abandoned = true;  //  freed when OCR is back
+                else
+                    s_release (self, slot);
+            }
+            if (!held)
+                zsock_set_unsubscribe (self->states, task_id);
+        }
+        zmsg_destroy (&msg);
+    }
+    ds_proto_destroy (&state);
+}
+
+
+//  --------------------------------------------------------------------------
 //  Handle a pipe command; returns -1 on $TERM
 
 static int
@@ -474,14 +586,16 @@ s_command (worker_t *self)
 static void
 s_run (worker_t *self)
 {
-    size_t max_items = 2 + self->ocr_count + WORKER_LLM_SOCKETS;
+    size_t max_items = 3 + self->ocr_count + WORKER_LLM_SOCKETS;
+    int64_t next_heartbeat = zclock_mono () + self->heartbeat_ms;
     zmq_pollitem_t *items =
         (zmq_pollitem_t *) zmalloc (max_items * sizeof (zmq_pollitem_t));
     assert (items);
     int64_t drain_deadline = 0;
     while (true) {
         if (self->draining
-            && (self->in_flight == 0 || zclock_mono () > drain_deadline))
+            && ((self->in_flight == 0 && zhashx_size (self->unacked) == 0)
+                || zclock_mono () > drain_deadline))
             break;
         //  Poll OCR threads, the pipe, tasks only while there is room for
         //  one more before the LLM stage, and the LLM's connections
@@ -491,6 +605,9 @@ s_run (worker_t *self)
                 zsock_resolve (self->ocr [thread_nbr]), 0, ZMQ_POLLIN, 0};
         items [count++] =
             (zmq_pollitem_t){zsock_resolve (self->pipe), 0, ZMQ_POLLIN, 0};
+        size_t states_item = count;
+        items [count++] =
+            (zmq_pollitem_t){zsock_resolve (self->states), 0, ZMQ_POLLIN, 0};
         bool room = !self->draining && self->in_flight < self->capacity
                     && self->in_flight - self->llm_jobs < self->ocr_room;
         size_t tasks_item = count;
@@ -498,7 +615,9 @@ s_run (worker_t *self)
             items [count++] =
                 (zmq_pollitem_t){zsock_resolve (self->tasks), 0, ZMQ_POLLIN, 0};
         size_t llm_first = count;
-        long timeout = WORKER_POLL_MS;
+        long timeout = (long) (next_heartbeat - zclock_mono ());
+        if (timeout < 0)
+            timeout = 0;
         if (self->llm) {
             count += (size_t) ds_llm_pollitems (self->llm, items + count,
                                                 WORKER_LLM_SOCKETS);
@@ -517,11 +636,17 @@ s_run (worker_t *self)
         if ((items [self->ocr_count].revents & ZMQ_POLLIN)
             && s_command (self) == -1 && !self->draining) {
             self->draining = true;
-            drain_deadline = zclock_mono () + WORKER_DRAIN_MS;
+            drain_deadline = zclock_mono () + self->drain_ms;
             zsys_info ("ds_worker: DRAINING tasks=%zu", self->in_flight);
         }
+        if (items [states_item].revents & ZMQ_POLLIN)
+            s_state (self);
         if (room && (items [tasks_item].revents & ZMQ_POLLIN))
             s_take_task (self);
+        if (zclock_mono () >= next_heartbeat) {
+            s_heartbeat (self);
+            next_heartbeat = zclock_mono () + self->heartbeat_ms;
+        }
         if (self->llm) {
             ds_llm_execute (self->llm, items + llm_first,
                             (int) (count - llm_first));
@@ -532,9 +657,10 @@ s_run (worker_t *self)
             }
         }
     }
-    if (self->in_flight)
-        zsys_warning ("ds_worker: DRAIN-TIMEOUT tasks=%zu left unfinished",
-                      self->in_flight);
+    if (self->in_flight || zhashx_size (self->unacked))
+        zsys_warning ("ds_worker: DRAIN-TIMEOUT tasks=%zu unacked=%zu (their "
+                      "leases will run out and they will be redelivered)",
+                      self->in_flight, zhashx_size (self->unacked));
     free (items);
 }
 
@@ -545,8 +671,9 @@ s_run (worker_t *self)
 static int
 s_start_ocr (worker_t *self, ds_config_t *config)
 {
-    char *settings = zsys_sprintf ("%s\n%s", ds_config_get (config, "lang"),
-                                   ds_config_get (config, "tessdata"));
+    char *settings = zsys_sprintf ("%s\n%s\n%s", ds_config_get (config, "lang"),
+                                   ds_config_get (config, "tessdata"),
+                                   ds_config_get (config, "ocr-timeout"));
     int rc = 0;
     for (size_t thread_nbr = 0; thread_nbr < self->ocr_count; thread_nbr++) {
         self->ocr [thread_nbr] = zactor_new (ds_ocr_actor, settings);
@@ -600,7 +727,16 @@ ds_worker (zsock_t *pipe, void *args)
     }
     self.tasks = zsock_new (ZMQ_PULL);
     self.events = zsock_new (ZMQ_PUSH);
-    assert (self.tasks && self.events);
+    self.states = zsock_new (ZMQ_SUB);
+    assert (self.tasks && self.events && self.states);
+    zsock_set_rcvtimeo (self.states, 0);
+    zsock_set_maxmsgsize (self.states, DS_PROTO_MAX_FRAME);
+    self.unacked = zhashx_new ();
+    zhashx_set_destructor (self.unacked,
+                           (zhashx_destructor_fn *) zframe_destroy);
+    self.sent_at = zhashx_new ();
+    self.heartbeat_ms = ds_config_int (config, "heartbeat-interval");
+    self.drain_ms = ds_config_int (config, "drain-timeout");
     //  Hold one task in the socket at most: the rest wait in the ventilator
     zsock_set_rcvhwm (self.tasks, 1);
     zsock_set_maxmsgsize (self.tasks, DS_PROTO_MAX_FRAME);
@@ -631,8 +767,11 @@ ds_worker (zsock_t *pipe, void *args)
         zstr_free (&reason);
     }
     else if (zsock_connect (self.tasks, "%s", dispatch)
-             || zsock_connect (self.events, "%s", events))
-        ds_service_failed (pipe, "bad dispatch-endpoint or events-endpoint");
+             || zsock_connect (self.events, "%s", events)
+             || zsock_connect (self.states, "%s",
+                               ds_config_get (config, "publish-endpoint")))
+        ds_service_failed (pipe, "bad dispatch-, events- or "
+                                 "publish-endpoint");
     else {
         started = true;
         char *line = zsys_sprintf ("worker=%s", self.worker_id);
@@ -653,11 +792,15 @@ ds_worker (zsock_t *pipe, void *args)
     zsock_set_linger (self.tasks, 0);
     zsock_destroy (&self.tasks);
     zsock_destroy (&self.events);
+    //  OCR threads first: they may still read a job's image bytes
     for (size_t thread_nbr = 0; thread_nbr < self.ocr_count; thread_nbr++)
         zactor_destroy (&self.ocr [thread_nbr]);
     for (size_t slot = 0; slot < self.capacity; slot++)
         if (self.jobs [slot].task)
             s_release (&self, slot);
+    zsock_destroy (&self.states);
+    zhashx_destroy (&self.unacked);
+    zhashx_destroy (&self.sent_at);
     ds_llm_destroy (&self.llm);
     ds_prompt_destroy (&self.prompts);
     free (self.jobs);
@@ -712,6 +855,7 @@ ds_worker_test (bool verbose)
     ds_config_set (config, "events-endpoint", zsock_endpoint (sink));
     ds_config_set (config, "ocr-threads", "2");
     ds_config_set (config, "worker-id", "selftest");
+    ds_config_set (config, "drain-timeout", "0");
     zactor_t *worker = zactor_new (ds_worker, config);
     char *status = zstr_recv (worker);
     assert (status && streq (status, "READY"));
