@@ -27,6 +27,8 @@
 #define GATEWAY_BODY_INITIAL 65536
 #define STATUS_PREFIX "/api/task_status/"
 #define SUBMIT_PREFIX "/api/process_"
+#define TASKS_PREFIX "/api/tasks/"
+#define RETRY_AFTER_S "1"
 
 //  The gateway's state, shared with the daemon's thread (see @header)
 
@@ -34,6 +36,8 @@ typedef struct {
     struct MHD_Daemon *daemon;  //  the HTTP server
     ds_store_t *store;          //  task store
     zsock_t *queue;             //  PUSH to the ventilator
+    zsock_t *events;            //  PUSH to the sink: CANCELLED
+    int64_t max_queue;          //  pending tasks at most
     ds_limits_t limits;         //  submission limits
     size_t max_body;            //  largest request body
     bool verbose;               //  log each request
@@ -64,7 +68,8 @@ static enum MHD_Result
 s_respond (struct MHD_Connection *connection,
            unsigned int status,
            json_t *body,
-           const char *location)
+           const char *header,
+           const char *value)
 {
     char *text = json_dumps (body, JSON_COMPACT);
     json_decref (body);
@@ -74,10 +79,8 @@ s_respond (struct MHD_Connection *connection,
         MHD_create_response_from_buffer (length, text, MHD_RESPMEM_MUST_FREE);
     MHD_add_response_header (response, MHD_HTTP_HEADER_CONTENT_TYPE,
                              "application/json");
-    if (location && status == MHD_HTTP_METHOD_NOT_ALLOWED)
-        MHD_add_response_header (response, MHD_HTTP_HEADER_ALLOW, location);
-    else if (location)
-        MHD_add_response_header (response, MHD_HTTP_HEADER_LOCATION, location);
+    if (header)
+        MHD_add_response_header (response, header, value);
     enum MHD_Result rc = MHD_queue_response (connection, status, response);
     MHD_destroy_response (response);
     return rc;
@@ -93,7 +96,8 @@ s_error (gateway_t *self,
          unsigned int status,
          const char *code,
          const char *message,
-         const char *allow)
+         const char *header,
+         const char *value)
 {
     self->rejected++;
     if (self->verbose)
@@ -101,7 +105,7 @@ s_error (gateway_t *self,
                     status, code, message);
     json_t *body =
         json_pack ("{s:{s:s, s:s}}", "error", "code", code, "message", message);
-    return s_respond (connection, status, body, allow);
+    return s_respond (connection, status, body, header, value);
 }
 
 
@@ -128,7 +132,7 @@ s_accept (gateway_t *self,
                         "STORE_UNAVAILABLE",
                         "the task store could not save "
                         "the task; try again",
-                        NULL);
+                        NULL, NULL);
     }
     //  Committed: from here on the task is the pipeline's
     ds_proto_t *queue = ds_proto_new (DS_PROTO_QUEUE);
@@ -152,7 +156,7 @@ s_accept (gateway_t *self,
     enum MHD_Result rc = s_respond (
         connection, MHD_HTTP_ACCEPTED,
         json_pack ("{s:s, s:s}", "task_id", task_id, "status", "pending"),
-        location);
+        MHD_HTTP_HEADER_LOCATION, location);
     zstr_free (&location);
     zstr_free (&task_id);
     return rc;
@@ -255,9 +259,54 @@ s_status (gateway_t *self,
         snprintf (message, sizeof (message), "no task with id '%.40s'",
                   task_id);
         return s_error (self, connection, MHD_HTTP_NOT_FOUND, "TASK_NOT_FOUND",
-                        message, NULL);
+                        message, NULL, NULL);
     }
-    return s_respond (connection, MHD_HTTP_OK, status, NULL);
+    return s_respond (connection, MHD_HTTP_OK, status, NULL, NULL);
+}
+
+
+//  --------------------------------------------------------------------------
+//  DELETE /api/tasks/{task_id}: cancel a pending or running task
+
+static enum MHD_Result
+s_cancel (gateway_t *self,
+          struct MHD_Connection *connection,
+          const char *task_id)
+{
+    int rc =
+        ds_util_is_uuid (task_id) ? ds_store_cancel (self->store, task_id) : -1;
+    if (rc == -1) {
+        char message [128];
+        snprintf (message, sizeof (message), "no task with id '%.40s'",
+                  task_id);
+        return s_error (self, connection, MHD_HTTP_NOT_FOUND, "TASK_NOT_FOUND",
+                        message, NULL, NULL);
+    }
+    if (rc == 0) {
+        char *state = ds_store_task_state (self->store, task_id, NULL, NULL);
+        char *message = zsys_sprintf ("the task has ended already (%s)",
+                                      state ? state : "gone");
+        enum MHD_Result result = s_error (self, connection, MHD_HTTP_CONFLICT,
+                                          "TASK_ENDED", message, NULL, NULL);
+        zstr_free (&message);
+        zstr_free (&state);
+        return result;
+    }
+    //  Committed; tell the sink, which tells the worker and the ventilator
+    ds_proto_t *event = ds_proto_new (DS_PROTO_EVENT);
+    ds_proto_set_task_id (event, task_id);
+    ds_proto_set_event (event, DS_EVENT_CANCELLED);
+    ds_proto_set_worker (event, "gateway");
+    ds_proto_set_time_ms (event, ds_util_now_ms ());
+    zframe_t *frame = ds_proto_encode (event);
+    if (zframe_send (&frame, self->events, ZFRAME_DONTWAIT))
+        zframe_destroy (&frame);
+    ds_proto_destroy (&event);
+    zsys_info ("ds_gateway: CANCELLED task=%s", task_id);
+    return s_respond (
+        connection, MHD_HTTP_OK,
+        json_pack ("{s:s, s:s}", "task_id", task_id, "status", "cancelled"),
+        NULL, NULL);
 }
 
 
@@ -279,7 +328,20 @@ s_begin_post (gateway_t *self,
                   "%zu bytes",
                   self->max_body);
         return s_error (self, connection, MHD_HTTP_CONTENT_TOO_LARGE,
-                        "BODY_TOO_LARGE", message, NULL);
+                        "BODY_TOO_LARGE", message, NULL, NULL);
+    }
+    //  Backpressure: past the queue bound, store nothing and say when to
+    //  come back
+    int64_t pending = ds_store_count (self->store, "pending");
+    if (pending >= self->max_queue) {
+        char message [128];
+        snprintf (message, sizeof (message),
+                  "%" PRId64 " tasks are waiting (the limit is %" PRId64
+                  "); retry later",
+                  pending, self->max_queue);
+        return s_error (self, connection, MHD_HTTP_SERVICE_UNAVAILABLE,
+                        "QUEUE_FULL", message, MHD_HTTP_HEADER_RETRY_AFTER,
+                        RETRY_AFTER_S);
     }
     const char *type = MHD_lookup_connection_value (
         connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
@@ -290,7 +352,7 @@ s_begin_post (gateway_t *self,
                         "UNSUPPORTED_MEDIA_TYPE",
                         "send application/json or "
                         "multipart/form-data",
-                        NULL);
+                        NULL, NULL);
     request_t *request = (request_t *) zmalloc (sizeof (request_t));
     assert (request);
     request->submission = ds_submission_new (task_type, &self->limits);
@@ -304,7 +366,7 @@ s_begin_post (gateway_t *self,
                             "BAD_MULTIPART",
                             "the multipart body has no "
                             "boundary",
-                            NULL);
+                            NULL, NULL);
         }
     }
     *req_cls = request;
@@ -358,7 +420,7 @@ s_end_post (gateway_t *self,
                   "%zu bytes",
                   self->max_body);
         return s_error (self, connection, MHD_HTTP_CONTENT_TOO_LARGE,
-                        "BODY_TOO_LARGE", message, NULL);
+                        "BODY_TOO_LARGE", message, NULL, NULL);
     }
     ds_submission_t *submission = request->submission;
     if (request->post)
@@ -370,7 +432,7 @@ s_end_post (gateway_t *self,
         return s_error (self, connection,
                         (unsigned int) ds_submission_status (submission),
                         ds_submission_code (submission),
-                        ds_submission_message (submission), NULL);
+                        ds_submission_message (submission), NULL, NULL);
     return s_accept (self, connection, submission);
 }
 
@@ -408,30 +470,43 @@ s_handle (void *cls,
     if (streq (url, "/healthz")) {
         if (!get)
             return s_error (self, connection, MHD_HTTP_METHOD_NOT_ALLOWED,
-                            "METHOD_NOT_ALLOWED", "use GET", "GET, HEAD");
+                            "METHOD_NOT_ALLOWED", "use GET",
+                            MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
         return s_respond (
             connection, MHD_HTTP_OK,
             json_pack ("{s:s, s:s, s:I}", "status", "ok", "version",
                        DS_VERSION_STRING, "pending",
                        (json_int_t) ds_store_count (self->store, "pending")),
-            NULL);
+            NULL, NULL);
     }
     if (strncmp (url, STATUS_PREFIX, strlen (STATUS_PREFIX)) == 0) {
         if (!get)
             return s_error (self, connection, MHD_HTTP_METHOD_NOT_ALLOWED,
-                            "METHOD_NOT_ALLOWED", "use GET", "GET, HEAD");
+                            "METHOD_NOT_ALLOWED", "use GET",
+                            MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
         return s_status (self, connection, url + strlen (STATUS_PREFIX));
+    }
+    if (strncmp (url, TASKS_PREFIX, strlen (TASKS_PREFIX)) == 0) {
+        const char *task_id = url + strlen (TASKS_PREFIX);
+        if (streq (method, MHD_HTTP_METHOD_DELETE))
+            return s_cancel (self, connection, task_id);
+        if (get)
+            return s_status (self, connection, task_id);
+        return s_error (self, connection, MHD_HTTP_METHOD_NOT_ALLOWED,
+                        "METHOD_NOT_ALLOWED", "use GET or DELETE",
+                        MHD_HTTP_HEADER_ALLOW, "GET, HEAD, DELETE");
     }
     if (strncmp (url, SUBMIT_PREFIX, strlen (SUBMIT_PREFIX)) == 0
         && ds_submission_known_type (url + strlen (SUBMIT_PREFIX))) {
         if (!post)
             return s_error (self, connection, MHD_HTTP_METHOD_NOT_ALLOWED,
-                            "METHOD_NOT_ALLOWED", "use POST", "POST");
+                            "METHOD_NOT_ALLOWED", "use POST",
+                            MHD_HTTP_HEADER_ALLOW, "POST");
         return s_begin_post (self, connection, url + strlen (SUBMIT_PREFIX),
                              req_cls);
     }
     return s_error (self, connection, MHD_HTTP_NOT_FOUND, "NOT_FOUND",
-                    "no such endpoint; see docs/API.md", NULL);
+                    "no such endpoint; see docs/API.md", NULL, NULL);
 }
 
 
@@ -494,6 +569,9 @@ ds_gateway (zsock_t *pipe, void *args)
 
     char *db_path = ds_service_db_path (config);
     self.store = db_path ? ds_store_new (db_path) : NULL;
+    self.max_queue = ds_config_int (config, "max-queue");
+    self.events = zsock_new (ZMQ_PUSH);
+    assert (self.events);
     self.queue = zsock_new (ZMQ_PUSH);
     assert (self.queue);
     zsock_set_sndhwm (self.queue, GATEWAY_SNDHWM);
@@ -501,8 +579,10 @@ ds_gateway (zsock_t *pipe, void *args)
     bool started = false;
     if (!self.store)
         ds_service_failed (pipe, "cannot open the database");
-    else if (zsock_connect (self.queue, "%s", queue_endpoint))
-        ds_service_failed (pipe, "bad queue-endpoint");
+    else if (zsock_connect (self.queue, "%s", queue_endpoint)
+             || zsock_connect (self.events, "%s",
+                               ds_config_get (config, "events-endpoint")))
+        ds_service_failed (pipe, "bad queue-endpoint or events-endpoint");
     else if (s_start_http (&self, config)) {
         char *reason = zsys_sprintf (
             "cannot listen on %s:%s (%s)", ds_config_get (config, "http-bind"),
@@ -533,6 +613,8 @@ ds_gateway (zsock_t *pipe, void *args)
     }
     zsock_set_linger (self.queue, 1000);
     zsock_destroy (&self.queue);
+    zsock_set_linger (self.events, 1000);
+    zsock_destroy (&self.events);
     ds_store_destroy (&self.store);
     zstr_free (&db_path);
     if (!started) {

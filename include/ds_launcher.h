@@ -60,6 +60,12 @@ int ds_launcher_restart (ds_launcher_t *self, const char *name);
 //  Call often. Returns how many exited since the last call.
 int ds_launcher_supervise (ds_launcher_t *self, bool restart);
 
+//  Wait up to timeout_ms for a service to exit (after a signal sent to
+//  its pid). Returns its exit status (128 + signal if killed), or -1 if
+//  it did not exit in time or is not running.
+int
+ds_launcher_wait (ds_launcher_t *self, const char *name, int64_t timeout_ms);
+
 //  Stop every service, front to back, with SIGTERM, and SIGKILL what is
 //  still running after timeout_ms. Returns 0 if every one exited 0.
 int ds_launcher_stop (ds_launcher_t *self, int64_t timeout_ms);

@@ -14,8 +14,8 @@
 
 #define SINK_RCVHWM 100000
 #define SINK_PUB_SNDHWM 100000
-#define SINK_EXPIRE_EVERY_MS 60000
-#define SINK_HOUR_MS (3600 * 1000LL)
+#define SINK_EXPIRE_EVERY_MS 60000  //  at most; more often for short periods
+#define SINK_EXPIRE_MIN_MS 100
 
 //  Structure of the actor's state
 
@@ -189,7 +189,13 @@ ds_sink (zsock_t *pipe, void *args)
     self.pipe = pipe;
     self.batch_size = (int) ds_config_int (config, "batch-size");
     self.verbose = ds_config_bool (config, "verbose");
-    self.retention = ds_config_int (config, "retention-hours") * SINK_HOUR_MS;
+    self.retention = ds_config_int (config, "retention") * 1000;
+    //  Look for expired tasks at least twice per retention period
+    int64_t expire_every = SINK_EXPIRE_EVERY_MS;
+    if (self.retention && self.retention / 2 < expire_every)
+        expire_every = self.retention / 2 > SINK_EXPIRE_MIN_MS
+                           ? self.retention / 2
+                           : SINK_EXPIRE_MIN_MS;
     zsock_signal (pipe, 0);
 
     char *db_path = ds_service_db_path (config);
@@ -223,25 +229,25 @@ ds_sink (zsock_t *pipe, void *args)
             zsys_sprintf ("publish=%s", zsock_endpoint (self.publish));
         const char *lines [] = {line, publish_line, NULL};
         ds_service_ready (pipe, lines);
-        zsys_info ("ds_sink: STARTED db=%s %s %s retention-hours=%" PRId64,
-                   db_path, line, publish_line, self.retention / SINK_HOUR_MS);
+        zsys_info ("ds_sink: STARTED db=%s %s %s retention-s=%" PRId64, db_path,
+                   line, publish_line, self.retention / 1000);
         zstr_free (&line);
         zstr_free (&publish_line);
         self.event = ds_proto_new (0);
         s_expire (&self);
-        int64_t next_expiry = zclock_mono () + SINK_EXPIRE_EVERY_MS;
+        int64_t next_expiry = zclock_mono () + expire_every;
 
         zpoller_t *poller = zpoller_new (pipe, self.events, NULL);
         zpoller_set_nonstop (poller, true);
         while (true) {
-            void *which = zpoller_wait (poller, SINK_EXPIRE_EVERY_MS);
+            void *which = zpoller_wait (poller, (int) expire_every);
             if (which == pipe && s_sink_command (&self))
                 break;
             if (which == self.events)
                 s_sink_drain (&self);
             if (zclock_mono () >= next_expiry) {
                 s_expire (&self);
-                next_expiry = zclock_mono () + SINK_EXPIRE_EVERY_MS;
+                next_expiry = zclock_mono () + expire_every;
             }
         }
         zpoller_destroy (&poller);

@@ -415,6 +415,28 @@ ds_launcher_supervise (ds_launcher_t *self, bool restart)
 
 
 //  --------------------------------------------------------------------------
+//  Wait for a service to exit
+
+int
+ds_launcher_wait (ds_launcher_t *self, const char *name, int64_t timeout_ms)
+{
+    service_t *service = s_find (self, name);
+    if (!service || service->pid <= 0)
+        return -1;
+    int64_t deadline = zclock_mono () + timeout_ms;
+    int status;
+    pid_t done;
+    while ((done = waitpid (service->pid, &status, WNOHANG)) == 0
+           && zclock_mono () < deadline)
+        zclock_sleep (10);
+    if (done != service->pid)
+        return -1;
+    service->pid = 0;
+    return WIFEXITED (status) ? WEXITSTATUS (status) : 128 + WTERMSIG (status);
+}
+
+
+//  --------------------------------------------------------------------------
 //  Stop everything, front to back
 
 int

@@ -69,9 +69,9 @@ s_raw (const char *bytes, size_t size)
 int
 main (void)
 {
-    char *max_body = zsys_sprintf ("--max-body=%d", MAX_BODY);
-    const char *gateway_args [] = {max_body, "--max-images=3", NULL};
-    s_harness = th_harness_new ("http_errors", 1, gateway_args, NULL);
+    char *max_body = zsys_sprintf ("gateway:--max-body=%d", MAX_BODY);
+    const char *gateway_args [] = {max_body, "gateway:--max-images=3", NULL};
+    s_harness = th_harness_new ("http_errors", 1, gateway_args);
 
     //  400: bad JSON, bad base64, not an image, no images, too many
     EXPECT_JSON ("/api/process_document", "{\"images\": [", 400, "BAD_JSON");

@@ -46,15 +46,15 @@ main (void)
     char *mock_dir = zsys_sprintf ("%s/llm-mock.%d", cwd, (int) getpid ());
     pid_t mock_pid;
     s_mock = th_mock_start (mock_dir, 0, API_KEY, &mock_pid);
-    char *url_arg = zsys_sprintf ("--llm-url=%s", s_mock);
+    char *url_arg = zsys_sprintf ("worker:--llm-url=%s", s_mock);
     const char *worker_args [] = {url_arg,
-                                  "--llm-api-key=" API_KEY,
-                                  "--llm-model=mock-1",
-                                  "--llm-retries=2",
-                                  "--llm-timeout=1500",
-                                  "--verbose",
+                                  "worker:--llm-api-key=" API_KEY,
+                                  "worker:--llm-model=mock-1",
+                                  "worker:--llm-retries=2",
+                                  "worker:--llm-timeout=1500",
+                                  "worker:--verbose",
                                   NULL};
-    s_harness = th_harness_new ("llm", 1, NULL, worker_args);
+    s_harness = th_harness_new ("llm", 1, worker_args);
 
     //  1. The three task types through the LLM
     const char *pages [] = {"invoice.png", NULL};

@@ -20,10 +20,9 @@ main (void)
         zsys_sprintf ("%s/llm-concurrency-mock.%d", cwd, (int) getpid ());
     pid_t mock_pid;
     char *mock = th_mock_start (mock_dir, 1000, "", &mock_pid);
-    char *url_arg = zsys_sprintf ("--llm-url=%s", mock);
+    char *url_arg = zsys_sprintf ("worker:--llm-url=%s", mock);
     const char *worker_args [] = {url_arg, NULL};
-    th_harness_t *harness =
-        th_harness_new ("llm_concurrency", 1, NULL, worker_args);
+    th_harness_t *harness = th_harness_new ("llm_concurrency", 1, worker_args);
     char *task_ids [TASKS];
     for (int task_nbr = 0; task_nbr < TASKS; task_nbr++) {
         char *body = zsys_sprintf (

@@ -45,7 +45,7 @@ s_page_text (json_t *status, size_t page)
 int
 main (void)
 {
-    th_harness_t *harness = th_harness_new ("pipeline", 2, NULL, NULL);
+    th_harness_t *harness = th_harness_new ("pipeline", 2, NULL);
 
     //  A two-page document: pages in order, words read, kv extracted
     const char *pages [] = {"invoice.png", "notes.png", NULL};

@@ -36,10 +36,7 @@ struct _th_harness_t {
 //  Start the pipeline
 
 th_harness_t *
-th_harness_new (const char *name,
-                int workers,
-                const char **gateway_args,
-                const char **worker_args)
+th_harness_new (const char *name, int workers, const char **args)
 {
     zsys_init ();
     curl_global_init (CURL_GLOBAL_DEFAULT);
@@ -63,10 +60,13 @@ th_harness_new (const char *name,
     zstr_free (&data_dir);
     ds_launcher_add_arg (self->launcher, "gateway", "--http-port=0");
     ds_launcher_add_arg (self->launcher, "worker", "--ocr-threads=2");
-    for (const char **arg = gateway_args; arg && *arg; arg++)
-        ds_launcher_add_arg (self->launcher, "gateway", *arg);
-    for (const char **arg = worker_args; arg && *arg; arg++)
-        ds_launcher_add_arg (self->launcher, "worker", *arg);
+    for (const char **arg = args; arg && *arg; arg++) {
+        const char *colon = strchr (*arg, ':');
+        TH_CHECK (colon, "harness argument '%s' is not ROLE:--flag", *arg);
+        char *role = zsys_sprintf ("%.*s", (int) (colon - *arg), *arg);
+        ds_launcher_add_arg (self->launcher, role, colon + 1);
+        zstr_free (&role);
+    }
     TH_CHECK (ds_launcher_start (self->launcher, workers) == 0,
               "the pipeline did not start; see the logs in %s", self->dir);
     return self;

@@ -30,12 +30,9 @@ typedef struct _th_harness_t th_harness_t;
     } while (0)
 
 //  Start sink, ventilator, gateway and `workers` workers for test `name`.
-//  gateway_args and worker_args are NULL-terminated lists of extra flags
-//  (or NULL). Exits 77 (skip) if the binaries are missing.
-th_harness_t *th_harness_new (const char *name,
-                              int workers,
-                              const char **gateway_args,
-                              const char **worker_args);
+//  args is a NULL-terminated list of extra flags, each "ROLE:--flag=value"
+//  with ROLE sink, ventilator, gateway, worker, store or all (or NULL). Exits 77 (skip) if the binaries are missing.
+th_harness_t *th_harness_new (const char *name, int workers, const char **args);
 
 //  Stop every service with SIGTERM; checks each exits 0 within 30 s.
 void th_harness_destroy (th_harness_t **self_p);
