@@ -53,6 +53,7 @@ enum {
     STMT_COMPLETED,
     STMT_FAILED,
     STMT_CANCEL,
+    STMT_HEARTBEAT,
     STMT_STATE,
     STMT_PROCESSING,
     STMT_SET_ATTEMPTS,
@@ -88,6 +89,11 @@ static const char *s_statements [STMT_TOTAL] = {
     " error_message = ?6 WHERE id = ?1 AND " GUARD,
     "UPDATE tasks SET status = 'cancelled', finished_at = ?2, updated_at = ?2"
     " WHERE id = ?1 AND " GUARD,
+    //  A heartbeat for a task still pending means its STARTED was lost
+    //  (a sink that died before committing it): it counts as the start
+    "UPDATE tasks SET status = 'processing', started_at = COALESCE"
+    " (started_at, ?2), worker = ?3, attempts = MAX (attempts, ?4),"
+    " updated_at = ?2 WHERE id = ?1 AND status = 'pending'",
     "SELECT status, error_code, attempts FROM tasks WHERE id = ?1",
     "SELECT id, type, priority, attempts, worker FROM tasks"
     " WHERE status = 'processing' ORDER BY created_at",
@@ -482,8 +488,11 @@ ds_store_apply_event (ds_store_t *self, ds_proto_t *event)
         case DS_EVENT_CANCELLED:
             stmt = self->stmt [STMT_CANCEL];
             break;
+        case DS_EVENT_HEARTBEAT:
+            stmt = self->stmt [STMT_HEARTBEAT];
+            break;
         default:
-            return 0;  //  heartbeats change nothing stored
+            return 0;
     }
     //  The sink's clock, not the worker's, orders what it stores
     sqlite3_bind_text (stmt, 1, ds_proto_task_id (event), -1, SQLITE_STATIC);

@@ -39,6 +39,7 @@ typedef struct {
     int64_t deadline;        //  mono ms it runs out; 0 while queued
     int64_t first_dispatch;  //  mono ms of the first dispatch
     bool started;            //  a worker has started this attempt
+    bool in_transit;         //  dispatched, not yet started
     char *worker;            //  who started it
     char *history;           //  what happened to earlier attempts
 } lease_t;
@@ -61,6 +62,10 @@ typedef struct {
     int64_t pickup_timeout;                //  ms from dispatch to start
     int64_t task_timeout;                  //  ms from first dispatch to end
     int max_attempts;                      //  dispatches per task at most
+    size_t in_transit;                     //  dispatched, not yet started
+    size_t window_per_worker;              //  in transit per live worker
+    zhashx_t *workers;                     //  last heard of (mono ms) by id
+    size_t live_workers;                   //  workers heard of lately
     bool verbose;                          //  log each dispatch
     uint64_t dispatched;                   //  TASKs sent
     uint64_t redelivered;                  //  TASKs sent again
@@ -82,6 +87,43 @@ s_lease_destroy (lease_t **lease_p)
         free (lease);
         *lease_p = NULL;
     }
+}
+
+
+//  --------------------------------------------------------------------------
+//  Mark a lease in transit or not, keeping the count
+
+static void
+s_transit (ventilator_t *self, lease_t *lease, bool in_transit)
+{
+    if (lease->in_transit && !in_transit)
+        self->in_transit--;
+    else if (!lease->in_transit && in_transit)
+        self->in_transit++;
+    lease->in_transit = in_transit;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Forget a lease
+
+static void
+s_forget (ventilator_t *self, lease_t *lease)
+{
+    s_transit (self, lease, false);
+    zhashx_delete (self->leases, lease->task_id);
+}
+
+
+//  --------------------------------------------------------------------------
+//  How many tasks may be in transit: a few per live worker, so that tasks
+//  wait here, in priority order, not in socket buffers
+
+static size_t
+s_window (ventilator_t *self)
+{
+    size_t workers = self->live_workers ? self->live_workers : 1;
+    return workers * self->window_per_worker;
 }
 
 
@@ -170,7 +212,7 @@ s_fail (ventilator_t *self, lease_t *lease, const char *code, const char *text)
     ds_proto_set_error (event, code, text);
     ds_proto_send (event, self->events);
     ds_proto_destroy (&event);
-    zhashx_delete (self->leases, lease->task_id);
+    s_forget (self, lease);
 }
 
 
@@ -208,7 +250,7 @@ s_dispatch (ventilator_t *self)
     if (!task) {
         zsys_info ("ds_ventilator: SKIPPED task=%s (ended or gone)", task_id);
         if (lease)
-            zhashx_delete (self->leases, task_id);
+            s_forget (self, lease);
         zstr_free (&task_id);
         return;
     }
@@ -242,6 +284,7 @@ s_dispatch (ventilator_t *self)
             self->redelivered++;
         lease->attempt = attempt;
         lease->started = false;
+        s_transit (self, lease, true);
         lease->deadline = zclock_mono () + self->pickup_timeout;
         zstr_free (&lease->worker);
         if (self->verbose || attempt > 1)
@@ -277,12 +320,17 @@ s_state (ventilator_t *self)
             const char *status = ds_proto_status (self->message);
             lease_t *lease = (lease_t *) zhashx_lookup (
                 self->leases, ds_proto_task_id (self->message));
+            const char *worker = ds_proto_worker (self->message);
+            if (streq (status, "processing") && *worker)
+                zhashx_update (self->workers, worker,
+                               (void *) (intptr_t) zclock_mono ());
             if (!lease)
                 ;
             else if (streq (status, "processing")) {
                 if (ds_proto_attempt (self->message) == lease->attempt
                     && lease->deadline) {
                     lease->started = true;
+                    s_transit (self, lease, false);
                     lease->deadline = zclock_mono () + self->lease_timeout;
                     if (!lease->worker)
                         lease->worker =
@@ -290,7 +338,7 @@ s_state (ventilator_t *self)
                 }
             }
             else if (!streq (status, "pending"))
-                zhashx_delete (self->leases, lease->task_id);
+                s_forget (self, lease);
         }
         zmsg_destroy (&msg);
     }
@@ -304,6 +352,15 @@ static void
 s_check_leases (ventilator_t *self)
 {
     int64_t now = zclock_mono ();
+    //  Workers heard of within two lease periods are live
+    size_t live = 0;
+    void *seen = zhashx_first (self->workers);
+    while (seen) {
+        if (now - (int64_t) (intptr_t) seen <= 2 * self->lease_timeout)
+            live++;
+        seen = zhashx_next (self->workers);
+    }
+    self->live_workers = live;
     zlistx_t *expired = zlistx_new ();
     lease_t *lease = (lease_t *) zhashx_first (self->leases);
     while (lease) {
@@ -346,6 +403,7 @@ s_check_leases (ventilator_t *self)
             continue;
         }
         lease->deadline = 0;
+        s_transit (self, lease, false);
         s_enqueue (self, lease->task_id, lease->priority, true);
     }
     zlistx_destroy (&expired);
@@ -404,8 +462,9 @@ s_run (ventilator_t *self)
     };
     int64_t next_check = zclock_mono () + VENTILATOR_TICK_MS;
     while (true) {
-        //  Watch the worker socket only while there is work for it
-        int count = self->size ? 4 : 3;
+        //  Watch the worker socket only while there is work for it and
+        //  room in the dispatch window
+        int count = self->size && self->in_transit < s_window (self) ? 4 : 3;
         long timeout = (long) (next_check - zclock_mono ());
         if (zmq_poll (items, count, timeout < 0 ? 0 : timeout) == -1) {
             if (zmq_errno () == EINTR)
@@ -476,6 +535,8 @@ ds_ventilator (zsock_t *pipe, void *args)
     self.pickup_timeout = ds_config_int (config, "pickup-timeout");
     self.task_timeout = ds_config_int (config, "task-timeout");
     self.max_attempts = (int) ds_config_int (config, "max-attempts");
+    self.window_per_worker = (size_t) ds_config_int (config, "dispatch-window");
+    self.workers = zhashx_new ();
     zsock_signal (pipe, 0);
 
     for (int level = 0; level < VENTILATOR_LEVELS; level++) {
@@ -552,6 +613,7 @@ ds_ventilator (zsock_t *pipe, void *args)
     ds_proto_destroy (&self.message);
     zhashx_destroy (&self.queued);
     zhashx_destroy (&self.leases);
+    zhashx_destroy (&self.workers);
     for (int level = 0; level < VENTILATOR_LEVELS; level++)
         zlistx_destroy (&self.levels [level]);
     ds_store_destroy (&self.store);
@@ -594,6 +656,7 @@ ds_ventilator_test (bool verbose)
     ds_config_set (config, "events-endpoint", zsock_endpoint (sink));
     ds_config_set (config, "pickup-timeout", "300");
     ds_config_set (config, "max-attempts", "2");
+    ds_config_set (config, "dispatch-window", "10");
     char *db_path = ds_service_db_path (config);
     ds_store_t *store = ds_store_new (db_path);
     assert (store);
