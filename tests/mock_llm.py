@@ -223,6 +223,14 @@ class Handler(BaseHTTPRequestHandler):
                          "message": {"role": "assistant", "content": content}}]})
 
 
+class Server(ThreadingHTTPServer):
+    request_queue_size = 512
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        pass                                #  a client that went away
+
+
 def main():
     global OPTIONS
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -231,9 +239,7 @@ def main():
     parser.add_argument("--latency-ms", type=int, default=0)
     parser.add_argument("--api-key", default="")
     OPTIONS = parser.parse_args()
-    ThreadingHTTPServer.request_queue_size = 512
-    ThreadingHTTPServer.daemon_threads = True
-    server = ThreadingHTTPServer(("127.0.0.1", OPTIONS.port), Handler)
+    server = Server(("127.0.0.1", OPTIONS.port), Handler)
     url = "http://127.0.0.1:%d/v1" % server.server_address[1]
     if OPTIONS.ready_file:
         with open(OPTIONS.ready_file + ".tmp", "w") as ready:
