@@ -38,6 +38,7 @@ typedef struct {
     zsock_t *queue;             //  PUSH to the ventilator
     zsock_t *events;            //  PUSH to the sink: CANCELLED
     int64_t max_queue;          //  pending tasks at most
+    bool echo;                  //  accept the benchmark's echo tasks
     ds_limits_t limits;         //  submission limits
     size_t max_body;            //  largest request body
     bool verbose;               //  log each request
@@ -497,7 +498,8 @@ s_handle (void *cls,
                         MHD_HTTP_HEADER_ALLOW, "GET, HEAD, DELETE");
     }
     if (strncmp (url, SUBMIT_PREFIX, strlen (SUBMIT_PREFIX)) == 0
-        && ds_submission_known_type (url + strlen (SUBMIT_PREFIX))) {
+        && ds_submission_known_type (url + strlen (SUBMIT_PREFIX))
+        && (self->echo || !streq (url + strlen (SUBMIT_PREFIX), "echo"))) {
         if (!post)
             return s_error (self, connection, MHD_HTTP_METHOD_NOT_ALLOWED,
                             "METHOD_NOT_ALLOWED", "use POST",
@@ -570,6 +572,7 @@ ds_gateway (zsock_t *pipe, void *args)
     char *db_path = ds_service_db_path (config);
     self.store = db_path ? ds_store_new (db_path) : NULL;
     self.max_queue = ds_config_int (config, "max-queue");
+    self.echo = ds_config_bool (config, "enable-echo");
     self.events = zsock_new (ZMQ_PUSH);
     assert (self.events);
     self.queue = zsock_new (ZMQ_PUSH);

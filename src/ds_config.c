@@ -120,6 +120,8 @@ static const option_t s_options [] = {
      "pending tasks at most; past it the gateway answers 503"},
     {"retention", DS_ROLE_SINK, OPT_INT, "86400", 0, 315360000,
      "seconds an ended task and its images are kept (0: forever)"},
+    {"enable-echo", DS_ROLE_GATEWAY | DS_ROLE_WORKER, OPT_BOOL, "false", 0, 0,
+     "accept 'echo' tasks (no OCR, no extraction): for benchmarks only"},
     {"batch-size", DS_ROLE_SINK, OPT_INT, "512", 1, 100000,
      "most events the sink commits in one transaction"},
     {"workers", DS_ROLE_UP, OPT_INT, "1", 1, 64, "worker processes to start"},

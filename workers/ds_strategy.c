@@ -11,7 +11,8 @@
 #include "ds_worker_classes.h"
 
 static const ds_strategy_t *s_strategies [] = {
-    &ds_strategy_document, &ds_strategy_form, &ds_strategy_form_filling, NULL};
+    &ds_strategy_document, &ds_strategy_form, &ds_strategy_form_filling,
+    &ds_strategy_echo, NULL};
 
 
 //  --------------------------------------------------------------------------

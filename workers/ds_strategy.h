@@ -75,6 +75,7 @@ json_t *ds_strategy_flatten (json_t *kv);
 extern const ds_strategy_t ds_strategy_document;
 extern const ds_strategy_t ds_strategy_form;
 extern const ds_strategy_t ds_strategy_form_filling;
+extern const ds_strategy_t ds_strategy_echo;
 
 //  Self test of this class
 void ds_strategy_test (bool verbose);

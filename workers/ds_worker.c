@@ -67,6 +67,7 @@ typedef struct {
     zhashx_t *sent_at;     //  mono ms each unacked frame was last sent
     int64_t heartbeat_ms;  //  interval between heartbeats
     int64_t drain_ms;      //  longest wait for held tasks on $TERM
+    bool echo;             //  run the benchmark's echo tasks
     uint64_t completed;    //  tasks that ended with a result
     uint64_t failed;       //  tasks that ended with an error
     uint64_t rejected;     //  malformed frames
@@ -297,7 +298,7 @@ s_ocr_done (worker_t *self, size_t slot)
     job->form = s_parse_object (ds_proto_form (job->task));
     job->file_lib = s_parse_object (ds_proto_file_lib (job->task));
     ds_input_t input = s_input (self, job);
-    if (self->llm) {
+    if (self->llm && job->strategy->llm_data) {
         json_t *data = job->strategy->llm_data (&input);
         job->messages =
             ds_prompt_messages (self->prompts, job->strategy->name, data);
@@ -435,6 +436,8 @@ s_take_task (worker_t *self)
         ds_strategy_find (ds_proto_task_type (task));
     zsock_set_subscribe (self->states, ds_proto_task_id (task));
     s_send_event (self, task, DS_EVENT_STARTED, NULL, NULL, NULL);
+    if (strategy == &ds_strategy_echo && !self->echo)
+        strategy = NULL;
     if (!strategy) {
         char *text = zsys_sprintf ("task type '%s' is not supported",
                                    ds_proto_task_type (task));
@@ -737,6 +740,7 @@ ds_worker (zsock_t *pipe, void *args)
     self.sent_at = zhashx_new ();
     self.heartbeat_ms = ds_config_int (config, "heartbeat-interval");
     self.drain_ms = ds_config_int (config, "drain-timeout");
+    self.echo = ds_config_bool (config, "enable-echo");
     //  Hold one task in the socket at most: the rest wait in the ventilator
     zsock_set_rcvhwm (self.tasks, 1);
     zsock_set_maxmsgsize (self.tasks, DS_PROTO_MAX_FRAME);

@@ -1,0 +1,976 @@
+/*  =========================================================================
+    docusnap-bench - throughput and latency of a docusnap pipeline, beside
+    the raw limits of its parts measured in the same run
+
+    docusnap-bench [OPTIONS]                 drive a pipeline (see --help)
+    docusnap-bench --role limits [OPTIONS]   only the parts' raw limits
+
+    Results are labelled, with units; --json prints one object for
+    machines. Figures on a shared machine are noisy: compare ratios from
+    one run, not figures from different runs.
+    =========================================================================
+*/
+
+#include "docusnap.h"
+#include "../workers/ds_worker_classes.h"
+#include <curl/curl.h>
+#include <sys/resource.h>
+
+#define BENCH_HTTP_INFLIGHT 256  //  open loop: HTTP requests at once
+#define BENCH_TIMEOUT_MS 600000  //  the whole run, at most
+#define BENCH_LIMIT_MS 3000      //  time given to each raw limit
+#define BENCH_SQLITE_BATCH 512   //  as the sink's default batch-size
+
+//  Options
+
+typedef struct {
+    const char *role;      //  "pipeline" or "limits"
+    const char *url;       //  gateway URL when not spawning
+    const char *publish;   //  sink publish endpoint when not spawning
+    bool spawn;            //  start our own pipeline
+    const char *via;       //  "http"
+    int tasks;             //  measured tasks
+    int warmup;            //  tasks before measuring
+    int concurrency;       //  closed loop: tasks outstanding
+    double rate;           //  open loop: tasks per second, 0 = closed
+    const char *workload;  //  echo, ocr, llm-mock:MS, ocr+llm-mock:MS
+    int workers;           //  spawned workers
+    int ocr_threads;       //  per spawned worker, 0 = cores
+    int llm_max_inflight;  //  per spawned worker
+    bool json;             //  print JSON
+    bool quiet;            //  no progress bar
+} options_t;
+
+//  One task's timing
+
+typedef struct {
+    int64_t submitted;  //  mono us at submit
+    int64_t ended;      //  mono us at its terminal STATE
+    bool error;         //  ended in error
+} timing_t;
+
+//  The run
+
+typedef struct {
+    options_t *options;  //  what to do
+    char *body;          //  request body of one task
+    char *path;          //  /api/process_<type>
+    int pages;           //  OCR pages per task
+    CURLM *multi;        //  HTTP client
+    zsock_t *states;     //  SUB to the sink
+    zhashx_t *ids;       //  task id -> index into timings
+    timing_t *timings;   //  per task, warm-up included
+    int total;           //  tasks to submit
+    int submitted;       //  submitted so far
+    int accepted;        //  202s
+    int ended;           //  terminal states seen
+    int refused;         //  submissions not accepted
+    int inflight_http;   //  HTTP requests in flight
+    int64_t start_us;    //  first measured submit
+} run_t;
+
+
+static int64_t
+s_now_us (void)
+{
+    struct timespec now;
+    clock_gettime (CLOCK_MONOTONIC, &now);
+    return (int64_t) now.tv_sec * 1000000 + now.tv_nsec / 1000;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Usage
+
+static void
+s_usage (void)
+{
+    printf (
+        "Usage: docusnap-bench [OPTION]...\n"
+        "Drives a docusnap pipeline and reports tasks/s, latency and the raw\n"
+        "limit of the part that bounds the workload, measured in the same "
+        "run.\n\n"
+        "  --spawn                 start a pipeline of our own (temporary "
+        "data)\n"
+        "  --url URL               drive a running gateway instead\n"
+        "  --publish ENDPOINT      its sink's publish endpoint (for latency)\n"
+        "  --via http              the way in (the ZMQ front door: issue 6)\n"
+        "  --tasks N               measured tasks [200]\n"
+        "  --warmup N              tasks before measuring [20]\n"
+        "  --concurrency C         closed loop: C tasks outstanding [64]\n"
+        "  --rate R                open loop: R tasks/s instead\n"
+        "  --workload W            echo | ocr | llm-mock:MS | ocr+llm-mock:MS "
+        "[echo]\n"
+        "  --workers N             workers to spawn [1]\n"
+        "  --ocr-threads N         OCR threads per spawned worker [cores]\n"
+        "  --llm-max-inflight N    LLM calls per spawned worker [32]\n"
+        "  --role limits           only measure the parts' raw limits\n"
+        "  --json                  one JSON object on stdout\n"
+        "  --quiet                 no progress bar\n");
+}
+
+
+//  --------------------------------------------------------------------------
+//  Parse options; returns 0, 1 for --help, -1 on error
+
+static int
+s_options (options_t *options, int argc, char **argv)
+{
+    *options =
+        (options_t){"pipeline", NULL,   NULL, false, "http", 200,   20,   64,
+                    0,          "echo", 1,    0,     32,     false, false};
+    for (int arg_nbr = 1; arg_nbr < argc; arg_nbr++) {
+        const char *arg = argv [arg_nbr];
+        const char *value = arg_nbr + 1 < argc ? argv [arg_nbr + 1] : NULL;
+        bool takes = true;
+        if (streq (arg, "--help") || streq (arg, "-h")) {
+            s_usage ();
+            return 1;
+        }
+        else if (streq (arg, "--spawn"))
+            options->spawn = true, takes = false;
+        else if (streq (arg, "--json"))
+            options->json = true, takes = false;
+        else if (streq (arg, "--quiet"))
+            options->quiet = true, takes = false;
+        else if (!value) {
+            fprintf (stderr, "docusnap-bench: %s needs a value (see --help)\n",
+                     arg);
+            return -1;
+        }
+        else if (streq (arg, "--role"))
+            options->role = value;
+        else if (streq (arg, "--url"))
+            options->url = value;
+        else if (streq (arg, "--publish"))
+            options->publish = value;
+        else if (streq (arg, "--via"))
+            options->via = value;
+        else if (streq (arg, "--tasks"))
+            options->tasks = atoi (value);
+        else if (streq (arg, "--warmup"))
+            options->warmup = atoi (value);
+        else if (streq (arg, "--concurrency"))
+            options->concurrency = atoi (value);
+        else if (streq (arg, "--rate"))
+            options->rate = atof (value);
+        else if (streq (arg, "--workload"))
+            options->workload = value;
+        else if (streq (arg, "--workers"))
+            options->workers = atoi (value);
+        else if (streq (arg, "--ocr-threads"))
+            options->ocr_threads = atoi (value);
+        else if (streq (arg, "--llm-max-inflight"))
+            options->llm_max_inflight = atoi (value);
+        else {
+            fprintf (stderr, "docusnap-bench: unknown option %s (see --help)\n",
+                     arg);
+            return -1;
+        }
+        if (takes)
+            arg_nbr++;
+    }
+    if (!streq (options->via, "http")) {
+        fprintf (stderr,
+                 "docusnap-bench: --via %s is not available yet; the "
+                 "ZMQ front door comes with issue 6\n",
+                 options->via);
+        return -1;
+    }
+    if (options->tasks < 1 || options->concurrency < 1 || options->workers < 1
+        || options->warmup < 0 || options->rate < 0) {
+        fprintf (stderr, "docusnap-bench: counts must be positive\n");
+        return -1;
+    }
+    if (streq (options->role, "pipeline") && !options->spawn
+        && (!options->url || !options->publish)) {
+        fprintf (stderr, "docusnap-bench: give --spawn, or --url and "
+                         "--publish\n");
+        return -1;
+    }
+    return 0;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Read a fixture page (rendered by tests/render-fixtures.sh)
+
+static zchunk_t *
+s_page (const char *name)
+{
+    const char *dir = getenv ("DS_FIXTURES");
+    char *path = zsys_sprintf ("%s/%s", dir ? dir : DS_FIXTURES_DIR, name);
+    zchunk_t *chunk = zchunk_slurp (path, 0);
+    if (!chunk)
+        fprintf (stderr,
+                 "docusnap-bench: cannot read %s (render the pages "
+                 "with tests/render-fixtures.sh)\n",
+                 path);
+    zstr_free (&path);
+    return chunk;
+}
+
+
+//  --------------------------------------------------------------------------
+//  The LLM latency of a workload ("llm-mock:2000" -> 2000), -1 if none
+
+static int
+s_llm_latency (const char *workload)
+{
+    const char *colon = strstr (workload, "llm-mock:");
+    return colon ? atoi (colon + 9) : -1;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Build the request of the workload; returns 0 or -1
+
+static int
+s_workload (run_t *run)
+{
+    const char *workload = run->options->workload;
+    bool ocr = strncmp (workload, "ocr", 3) == 0;
+    int latency = s_llm_latency (workload);
+    if (!streq (workload, "echo") && !streq (workload, "ocr") && latency < 0) {
+        fprintf (stderr, "docusnap-bench: unknown workload %s\n", workload);
+        return -1;
+    }
+    if (ocr) {
+        zchunk_t *page = s_page ("invoice.png");
+        if (!page)
+            return -1;
+        char *encoded =
+            ds_util_base64_encode (zchunk_data (page), zchunk_size (page));
+        run->body = zsys_sprintf ("{\"images\": [\"%s\"]}", encoded);
+        zstr_free (&encoded);
+        zchunk_destroy (&page);
+        run->path = strdup ("/api/process_document");
+        run->pages = 1;
+    }
+    else if (latency >= 0) {
+        run->body = strdup (
+            "{\"form\": {\"fields\": [\"Full Name\", \"Passport Number\"]}, "
+            "\"file_lib\": {\"documents\": [{\"id\": \"passport\", \"kv\": "
+            "{\"Full Name\": \"Maria Lopez\", \"Passport Number\": "
+            "\"X1234567\"}}]}}");
+        run->path = strdup ("/api/process_form_filling");
+    }
+    else {
+        run->body = strdup ("{}");
+        run->path = strdup ("/api/process_echo");
+    }
+    return 0;
+}
+
+
+//  --------------------------------------------------------------------------
+//  HTTP: one submission
+
+typedef struct {
+    zchunk_t *response;          //  the body
+    int64_t submitted;           //  mono us
+    struct curl_slist *headers;  //  Content-Type
+} request_t;
+
+static size_t
+s_write (char *data, size_t size, size_t count, void *arg)
+{
+    zchunk_extend (((request_t *) arg)->response, data, size * count);
+    return size * count;
+}
+
+static void
+s_submit (run_t *run, const char *base_url)
+{
+    request_t *request = (request_t *) zmalloc (sizeof (request_t));
+    request->response = zchunk_new (NULL, 256);
+    request->submitted = s_now_us ();
+    request->headers =
+        curl_slist_append (NULL, "Content-Type: application/json");
+    request->headers = curl_slist_append (request->headers, "Expect:");
+    char *url = zsys_sprintf ("%s%s", base_url, run->path);
+    CURL *easy = curl_easy_init ();
+    curl_easy_setopt (easy, CURLOPT_URL, url);
+    curl_easy_setopt (easy, CURLOPT_POSTFIELDS, run->body);
+    curl_easy_setopt (easy, CURLOPT_HTTPHEADER, request->headers);
+    curl_easy_setopt (easy, CURLOPT_WRITEFUNCTION, s_write);
+    curl_easy_setopt (easy, CURLOPT_WRITEDATA, request);
+    curl_easy_setopt (easy, CURLOPT_PRIVATE, request);
+    curl_easy_setopt (easy, CURLOPT_NOSIGNAL, 1L);
+    curl_multi_add_handle (run->multi, easy);
+    zstr_free (&url);
+    run->submitted++;
+    run->inflight_http++;
+    if (run->submitted == run->options->warmup + 1)
+        run->start_us = request->submitted;
+}
+
+
+//  --------------------------------------------------------------------------
+//  HTTP: collect answers
+
+static void
+s_collect (run_t *run)
+{
+    CURLMsg *message;
+    int left;
+    while ((message = curl_multi_info_read (run->multi, &left))) {
+        if (message->msg != CURLMSG_DONE)
+            continue;
+        CURL *easy = message->easy_handle;
+        request_t *request = NULL;
+        curl_easy_getinfo (easy, CURLINFO_PRIVATE, (char **) &request);
+        long status = 0;
+        curl_easy_getinfo (easy, CURLINFO_RESPONSE_CODE, &status);
+        json_t *json =
+            status == 202
+                ? json_loadb ((const char *) zchunk_data (request->response),
+                              zchunk_size (request->response), 0, NULL)
+                : NULL;
+        const char *task_id =
+            json_string_value (json_object_get (json, "task_id"));
+        if (task_id) {
+            int index = run->accepted++;
+            run->timings [index].submitted = request->submitted;
+            zhashx_insert (run->ids, task_id, (void *) (intptr_t) (index + 1));
+        }
+        else
+            run->refused++;
+        json_decref (json);
+        curl_multi_remove_handle (run->multi, easy);
+        curl_easy_cleanup (easy);
+        curl_slist_free_all (request->headers);
+        zchunk_destroy (&request->response);
+        free (request);
+        run->inflight_http--;
+    }
+}
+
+
+//  --------------------------------------------------------------------------
+//  STATE stream: terminal states end tasks
+
+static void
+s_states (run_t *run)
+{
+    zmsg_t *msg;
+    ds_proto_t *state = ds_proto_new (0);
+    while ((msg = zmsg_recv (run->states))) {
+        zframe_t *frame = zmsg_last (msg);
+        if (ds_proto_decode (state, zframe_data (frame), zframe_size (frame))
+                == 0
+            && ds_proto_type (state) == DS_PROTO_STATE) {
+            const char *status = ds_proto_status (state);
+            bool error = streq (status, "error") || streq (status, "cancelled");
+            if (error || streq (status, "completed")) {
+                intptr_t index = (intptr_t) zhashx_lookup (
+                    run->ids, ds_proto_task_id (state));
+                if (index && run->timings [index - 1].ended == 0) {
+                    run->timings [index - 1].ended = s_now_us ();
+                    run->timings [index - 1].error = error;
+                    run->ended++;
+                }
+            }
+        }
+        zmsg_destroy (&msg);
+    }
+    ds_proto_destroy (&state);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Progress bar on a terminal
+
+static void
+s_progress (run_t *run, bool final)
+{
+    if (run->options->quiet || run->options->json || !isatty (STDERR_FILENO))
+        return;
+    int width = 40;
+    int done = run->total ? run->ended * width / run->total : 0;
+    double seconds = (s_now_us () - run->start_us) / 1e6;
+    fprintf (stderr, "\r[%.*s%*s] %d/%d tasks %.1f/s ", done,
+             "========================================", width - done, "",
+             run->ended, run->total,
+             seconds > 0 && run->ended > run->options->warmup
+                 ? (run->ended - run->options->warmup) / seconds
+                 : 0.0);
+    if (final)
+        fprintf (stderr, "\n");
+}
+
+
+//  --------------------------------------------------------------------------
+//  Drive the load: returns 0 when every task ended, -1 on timeout
+
+static int
+s_drive (run_t *run, const char *base_url)
+{
+    const options_t *options = run->options;
+    int64_t deadline = zclock_mono () + BENCH_TIMEOUT_MS;
+    int64_t next_progress = 0;
+    int64_t open_start = s_now_us ();
+    while (run->ended + run->refused < run->total) {
+        if (zclock_mono () > deadline)
+            return -1;
+        //  Submit what the loop allows
+        if (options->rate > 0) {
+            int64_t due =
+                (int64_t) ((s_now_us () - open_start) / 1e6 * options->rate);
+            while (run->submitted < run->total && run->submitted < due
+                   && run->inflight_http < BENCH_HTTP_INFLIGHT)
+                s_submit (run, base_url);
+        }
+        else
+            while (run->submitted < run->total
+                   && run->submitted - run->ended - run->refused
+                          < options->concurrency)
+                s_submit (run, base_url);
+        int running = 0;
+        curl_multi_perform (run->multi, &running);
+        s_collect (run);
+        s_states (run);
+        //  Wait on HTTP sockets, or briefly for states
+        curl_multi_poll (run->multi, NULL, 0, 1, NULL);
+        if (zclock_mono () >= next_progress) {
+            s_progress (run, false);
+            next_progress = zclock_mono () + 200;
+        }
+    }
+    s_progress (run, true);
+    return 0;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Percentile of a sorted array
+
+static int
+s_compare (const void *left, const void *right)
+{
+    int64_t a = *(const int64_t *) left, b = *(const int64_t *) right;
+    return a < b ? -1 : a > b;
+}
+
+static double
+s_percentile (int64_t *sorted, int count, double share)
+{
+    if (count == 0)
+        return 0;
+    int index = (int) (share * (count - 1) + 0.5);
+    return sorted [index] / 1000.0;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Raw limit: SQLite insert + update rate with the sink's settings
+
+static double
+s_limit_sqlite (const char *dir)
+{
+    char *path = zsys_sprintf ("%s/limit.db", dir);
+    ds_store_t *store = ds_store_new (path);
+    if (!store)
+        return 0;
+    //  Each task: one insert (the gateway's commit) and two updates in
+    //  batched transactions (the sink's STARTED and RESULT)
+    zchunk_t *image = zchunk_new ("x", 1);
+    ds_proto_t *event = ds_proto_new (DS_PROTO_EVENT);
+    ds_proto_set_worker (event, "bench");
+    ds_proto_set_attempt (event, 1);
+    ds_proto_set_result (event, "{\"echo\":true}");
+    int64_t start = zclock_mono ();
+    int tasks = 0;
+    while (zclock_mono () - start < BENCH_LIMIT_MS) {
+        char *ids [BENCH_SQLITE_BATCH];
+        for (int batch_nbr = 0; batch_nbr < BENCH_SQLITE_BATCH; batch_nbr++) {
+            ids [batch_nbr] = ds_util_uuid ();
+            ds_store_insert_task (store, ids [batch_nbr], "echo", 5, &image, 0,
+                                  NULL, NULL);
+        }
+        ds_store_begin (store);
+        for (int batch_nbr = 0; batch_nbr < BENCH_SQLITE_BATCH; batch_nbr++) {
+            ds_proto_set_task_id (event, ids [batch_nbr]);
+            ds_proto_set_event (event, DS_EVENT_STARTED);
+            ds_store_apply_event (store, event);
+            ds_proto_set_event (event, DS_EVENT_RESULT);
+            ds_store_apply_event (store, event);
+            zstr_free (&ids [batch_nbr]);
+        }
+        ds_store_commit (store);
+        tasks += BENCH_SQLITE_BATCH;
+    }
+    double rate = tasks * 1000.0 / (zclock_mono () - start);
+    ds_proto_destroy (&event);
+    zchunk_destroy (&image);
+    ds_store_destroy (&store);
+    zstr_free (&path);
+    return rate;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Raw limit: ZeroMQ PUSH/PULL messages/s over TCP loopback at a size
+
+static double
+s_limit_zmq (size_t size)
+{
+    zsock_t *pull = zsock_new (ZMQ_PULL);
+    zsock_t *push = zsock_new (ZMQ_PUSH);
+    int port = zsock_bind (pull, "tcp://127.0.0.1:*");
+    zsock_connect (push, "tcp://127.0.0.1:%d", port);
+    zsock_set_rcvtimeo (pull, 1000);
+    char *data = (char *) zmalloc (size);
+    int64_t start = zclock_mono ();
+    int messages = 0;
+    while (zclock_mono () - start < BENCH_LIMIT_MS / 3) {
+        for (int burst = 0; burst < 1000; burst++) {
+            zframe_t *frame = zframe_new (data, size);
+            zframe_send (&frame, push, 0);
+        }
+        for (int burst = 0; burst < 1000; burst++) {
+            zframe_t *frame = zframe_recv (pull);
+            if (!frame)
+                break;
+            zframe_destroy (&frame);
+            messages++;
+        }
+    }
+    double rate = messages * 1000.0 / (zclock_mono () - start);
+    free (data);
+    zsock_destroy (&push);
+    zsock_destroy (&pull);
+    return rate;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Raw limit: tesseract pages/s through the C API, one engine per thread
+
+static double
+s_limit_ocr (int threads)
+{
+    zchunk_t *page = s_page ("invoice.png");
+    if (!page)
+        return 0;
+    char *settings = strdup ("eng\n\n0");
+    zactor_t **ocr = (zactor_t **) zmalloc (threads * sizeof (zactor_t *));
+    for (int thread_nbr = 0; thread_nbr < threads; thread_nbr++) {
+        ocr [thread_nbr] = zactor_new (ds_ocr_actor, settings);
+        char *status = zstr_recv (ocr [thread_nbr]);
+        zstr_free (&status);
+    }
+    int64_t start = zclock_mono ();
+    int pages = 0;
+    //  Keep every engine busy for the time given, then count pages
+    for (int thread_nbr = 0; thread_nbr < threads; thread_nbr++)
+        zsock_send (ocr [thread_nbr], "s44p8", "PAGE", 0, 0, zchunk_data (page),
+                    (uint64_t) zchunk_size (page));
+    int busy = threads;
+    zpoller_t *poller = zpoller_new (NULL);
+    for (int thread_nbr = 0; thread_nbr < threads; thread_nbr++)
+        zpoller_add (poller, ocr [thread_nbr]);
+    while (busy) {
+        zactor_t *which = (zactor_t *) zpoller_wait (poller, -1);
+        if (!which)
+            break;
+        char *command = NULL, *text = NULL;
+        uint32_t slot, page_nbr;
+        int rc, confidence;
+        zsock_recv (which, "s44isi", &command, &slot, &page_nbr, &rc, &text,
+                    &confidence);
+        zstr_free (&command);
+        zstr_free (&text);
+        pages++;
+        if (zclock_mono () - start < BENCH_LIMIT_MS)
+            zsock_send (which, "s44p8", "PAGE", 0, 0, zchunk_data (page),
+                        (uint64_t) zchunk_size (page));
+        else
+            busy--;
+    }
+    double rate = pages * 1000.0 / (zclock_mono () - start);
+    zpoller_destroy (&poller);
+    for (int thread_nbr = 0; thread_nbr < threads; thread_nbr++)
+        zactor_destroy (&ocr [thread_nbr]);
+    free (ocr);
+    zstr_free (&settings);
+    zchunk_destroy (&page);
+    return rate;
+}
+
+
+//  --------------------------------------------------------------------------
+//  CPU seconds and peak RSS (KiB) of a process, from /proc
+
+static void
+s_usage_of (pid_t pid, double *cpu, long *peak_kib)
+{
+    *cpu = 0;
+    *peak_kib = 0;
+    char *path = zsys_sprintf ("/proc/%d/stat", (int) pid);
+    FILE *file = fopen (path, "r");
+    if (file) {
+        unsigned long user = 0, system = 0;
+        //  Fields 14 and 15; the command name may hold spaces, so skip
+        //  past its closing parenthesis
+        char line [1024];
+        if (fgets (line, sizeof (line), file)) {
+            char *rest = strrchr (line, ')');
+            if (rest
+                && sscanf (rest + 2,
+                           "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu "
+                           "%lu",
+                           &user, &system)
+                       == 2)
+                *cpu = (double) (user + system) / sysconf (_SC_CLK_TCK);
+        }
+        fclose (file);
+    }
+    zstr_free (&path);
+    path = zsys_sprintf ("/proc/%d/status", (int) pid);
+    file = fopen (path, "r");
+    if (file) {
+        char line [256];
+        while (fgets (line, sizeof (line), file))
+            if (strncmp (line, "VmHWM:", 6) == 0)
+                *peak_kib = atol (line + 6);
+        fclose (file);
+    }
+    zstr_free (&path);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Start the mock LLM; returns its URL (caller frees) and pid
+
+static char *
+s_start_mock (const char *dir, int latency, pid_t *pid)
+{
+    char *ready = zsys_sprintf ("%s/mock.ready", dir);
+    char *script = zsys_sprintf ("%s/tests/mock_llm.py", DS_SOURCE_DIR);
+    char *latency_text = zsys_sprintf ("%d", latency);
+    *pid = fork ();
+    if (*pid == 0) {
+        execlp ("python3", "python3", script, "--ready-file", ready,
+                "--latency-ms", latency_text, (char *) NULL);
+        _exit (127);
+    }
+    char *url = NULL;
+    int64_t deadline = zclock_mono () + 30000;
+    while (!url && zclock_mono () < deadline) {
+        zchunk_t *chunk = zchunk_slurp (ready, 0);
+        if (chunk) {
+            char *text = zchunk_strdup (chunk);
+            char *end = strchr (text, '\n');
+            if (end)
+                *end = 0;
+            url = strdup (text + 4);
+            zstr_free (&text);
+            zchunk_destroy (&chunk);
+        }
+        else
+            zclock_sleep (10);
+    }
+    zstr_free (&latency_text);
+    zstr_free (&script);
+    zstr_free (&ready);
+    return url;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Run the pipeline benchmark
+
+static int
+s_pipeline (options_t *options)
+{
+    run_t run = {0};
+    run.options = options;
+    if (s_workload (&run))
+        return 2;
+    run.total = options->tasks + options->warmup;
+    run.timings = (timing_t *) zmalloc (run.total * sizeof (timing_t));
+    run.ids = zhashx_new ();
+    long cores = sysconf (_SC_NPROCESSORS_ONLN);
+    int ocr_threads = options->ocr_threads ? options->ocr_threads : (int) cores;
+    int latency = s_llm_latency (options->workload);
+
+    char dir [] = "/tmp/docusnap-bench.XXXXXX";
+    ds_launcher_t *launcher = NULL;
+    pid_t mock = 0;
+    const char *url = options->url, *publish = options->publish;
+    if (options->spawn) {
+        if (!mkdtemp (dir))
+            return 1;
+        launcher = ds_launcher_new (DS_BIN_DIR, dir);
+        ds_launcher_set_logs (launcher, true);
+        char *arg = zsys_sprintf ("--data-dir=%s", dir);
+        ds_launcher_add_arg (launcher, "store", arg);
+        zstr_free (&arg);
+        ds_launcher_add_arg (launcher, "gateway", "--http-port=0");
+        ds_launcher_add_arg (launcher, "gateway", "--enable-echo");
+        ds_launcher_add_arg (launcher, "worker", "--enable-echo");
+        arg = zsys_sprintf ("--max-queue=%d", run.total + 1);
+        ds_launcher_add_arg (launcher, "gateway", arg);
+        zstr_free (&arg);
+        arg = zsys_sprintf ("--ocr-threads=%d", ocr_threads);
+        ds_launcher_add_arg (launcher, "worker", arg);
+        zstr_free (&arg);
+        arg = zsys_sprintf ("--llm-max-inflight=%d", options->llm_max_inflight);
+        ds_launcher_add_arg (launcher, "worker", arg);
+        zstr_free (&arg);
+        if (latency >= 0) {
+            char *mock_url = s_start_mock (dir, latency, &mock);
+            if (!mock_url) {
+                fprintf (stderr, "docusnap-bench: the mock LLM did not "
+                                 "start\n");
+                return 1;
+            }
+            arg = zsys_sprintf ("--llm-url=%s", mock_url);
+            ds_launcher_add_arg (launcher, "worker", arg);
+            zstr_free (&arg);
+            zstr_free (&mock_url);
+        }
+        if (ds_launcher_start (launcher, options->workers)) {
+            fprintf (stderr,
+                     "docusnap-bench: the pipeline did not start; "
+                     "logs in %s\n",
+                     dir);
+            return 1;
+        }
+        url = ds_launcher_url (launcher);
+        publish = ds_launcher_endpoint (launcher, "publish");
+    }
+    run.states = zsock_new_sub (publish, "");
+    zsock_set_rcvtimeo (run.states, 0);
+    zsock_set_rcvhwm (run.states, 1000000);
+    //  A SUB connects asynchronously: wait for one heartbeat-free hint,
+    //  a STATE of a warm-up task, rather than sleeping
+    run.multi = curl_multi_init ();
+    curl_multi_setopt (run.multi, CURLMOPT_MAX_HOST_CONNECTIONS, 256L);
+
+    //  The raw limit of the part that bounds the workload, same run
+    const char *limit_name;
+    double limit;
+    if (streq (options->workload, "echo")) {
+        limit_name = "sqlite_tasks_per_s";
+        limit = s_limit_sqlite (options->spawn ? dir : "/tmp");
+    }
+    else if (strncmp (options->workload, "ocr", 3) == 0) {
+        limit_name = "tesseract_pages_per_s";
+        limit = s_limit_ocr (ocr_threads * options->workers < cores
+                                 ? ocr_threads * options->workers
+                                 : (int) cores);
+    }
+    else {
+        limit_name = "llm_calls_per_s";
+        limit = options->workers * options->llm_max_inflight * 1000.0
+                / (latency > 0 ? latency : 1);
+    }
+
+    int rc = s_drive (&run, url);
+    int64_t end_us = s_now_us ();
+
+    //  Latency of measured tasks, and the measured window
+    int64_t *latencies = (int64_t *) zmalloc (run.total * sizeof (int64_t));
+    int count = 0, errors = 0;
+    int64_t last_end = run.start_us;
+    for (int index = options->warmup; index < run.accepted; index++) {
+        timing_t *timing = &run.timings [index];
+        if (!timing->ended)
+            continue;
+        latencies [count++] = timing->ended - timing->submitted;
+        errors += timing->error;
+        if (timing->ended > last_end)
+            last_end = timing->ended;
+    }
+    qsort (latencies, count, sizeof (int64_t), s_compare);
+    double seconds = (last_end - run.start_us) / 1e6;
+    double tasks_per_s = seconds > 0 ? count / seconds : 0;
+    double work_per_s = tasks_per_s * (run.pages ? run.pages : 1);
+
+    //  Stage times from the store, when we own it
+    double queue_ms = 0, process_ms = 0;
+    if (launcher) {
+        char *path = zsys_sprintf ("%s/docusnap.db", dir);
+        sqlite3 *db;
+        if (sqlite3_open (path, &db) == SQLITE_OK) {
+            sqlite3_stmt *stmt;
+            if (sqlite3_prepare_v2 (db,
+                                    "SELECT AVG (started_at - created_at), "
+                                    "AVG (finished_at - started_at) FROM tasks "
+                                    "WHERE status = 'completed'",
+                                    -1, &stmt, NULL)
+                    == SQLITE_OK
+                && sqlite3_step (stmt) == SQLITE_ROW) {
+                queue_ms = sqlite3_column_double (stmt, 0);
+                process_ms = sqlite3_column_double (stmt, 1);
+            }
+            sqlite3_finalize (stmt);
+            sqlite3_close (db);
+        }
+        zstr_free (&path);
+    }
+
+    json_t *report = json_pack (
+        "{s:s, s:s, s:i, s:i, s:f, s:{s:f, s:f, s:f, s:f}, s:i, s:i, "
+        "s:{s:s, s:f}, s:f, s:{s:f, s:f}}",
+        "workload", options->workload, "via", options->via, "tasks", count,
+        "workers", options->workers, "tasks_per_s", tasks_per_s, "latency_ms",
+        "p50", s_percentile (latencies, count, 0.50), "p90",
+        s_percentile (latencies, count, 0.90), "p99",
+        s_percentile (latencies, count, 0.99), "max",
+        s_percentile (latencies, count, 1.0), "errors", errors + run.refused,
+        "refused", run.refused, "limit", "name", limit_name, "value", limit,
+        "ratio_to_limit", limit > 0 ? work_per_s / limit : 0.0, "stages_ms_avg",
+        "queue", queue_ms, "processing", process_ms);
+    if (launcher) {
+        json_t *services = json_object ();
+        const char *names [] = {"gateway",  "ventilator", "sink",
+                                "worker-1", "worker-2",   "worker-3",
+                                "worker-4", NULL};
+        for (const char **name = names; *name; name++) {
+            pid_t pid = ds_launcher_pid (launcher, *name);
+            if (!pid)
+                continue;
+            double cpu;
+            long peak;
+            s_usage_of (pid, &cpu, &peak);
+            json_object_set_new (services, *name,
+                                 json_pack ("{s:f, s:i}", "cpu_s", cpu,
+                                            "peak_rss_kib", (int) peak));
+        }
+        json_object_set_new (report, "services", services);
+    }
+    (void) end_us;
+    if (options->json) {
+        char *text = json_dumps (report, JSON_COMPACT);
+        printf ("%s\n", text);
+        free (text);
+    }
+    else {
+        printf ("workload         %s via %s, %d worker%s, %s\n",
+                options->workload, options->via, options->workers,
+                options->workers == 1 ? "" : "s",
+                options->rate > 0 ? "open loop" : "closed loop");
+        printf ("tasks            %d measured (+%d warm-up), %d errors\n",
+                count, options->warmup, errors + run.refused);
+        printf ("throughput       %.1f tasks/s\n", tasks_per_s);
+        printf ("latency          p50 %.1f ms  p90 %.1f ms  p99 %.1f ms  max "
+                "%.1f ms\n",
+                s_percentile (latencies, count, 0.50),
+                s_percentile (latencies, count, 0.90),
+                s_percentile (latencies, count, 0.99),
+                s_percentile (latencies, count, 1.0));
+        printf ("stages (avg)     queue %.1f ms  processing %.1f ms\n",
+                queue_ms, process_ms);
+        printf ("raw limit        %s = %.1f  (ratio %.2f)\n", limit_name, limit,
+                limit > 0 ? work_per_s / limit : 0.0);
+        json_t *services = json_object_get (report, "services");
+        const char *name;
+        json_t *usage;
+        json_object_foreach (services, name, usage)
+        {
+            printf ("%-16s cpu %.2f s  peak rss %d KiB\n", name,
+                    json_real_value (json_object_get (usage, "cpu_s")),
+                    (int) json_integer_value (
+                        json_object_get (usage, "peak_rss_kib")));
+        }
+    }
+    json_decref (report);
+    free (latencies);
+
+    curl_multi_cleanup (run.multi);
+    zsock_destroy (&run.states);
+    if (launcher) {
+        ds_launcher_stop (launcher, 30000);
+        ds_launcher_destroy (&launcher);
+        char *command = zsys_sprintf ("rm -rf '%s'", dir);
+        if (system (command) != 0)
+            fprintf (stderr, "docusnap-bench: could not remove %s\n", dir);
+        zstr_free (&command);
+    }
+    if (mock) {
+        kill (mock, SIGTERM);
+        waitpid (mock, NULL, 0);
+    }
+    zhashx_destroy (&run.ids);
+    free (run.timings);
+    zstr_free (&run.body);
+    zstr_free (&run.path);
+    if (rc)
+        fprintf (stderr, "docusnap-bench: not every task ended in time\n");
+    return rc ? 1 : 0;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Only the raw limits
+
+static int
+s_limits (options_t *options)
+{
+    long cores = sysconf (_SC_NPROCESSORS_ONLN);
+    char dir [] = "/tmp/docusnap-bench.XXXXXX";
+    if (!mkdtemp (dir))
+        return 1;
+    double zmq_small = s_limit_zmq (200);
+    double zmq_page = s_limit_zmq (20000);
+    double sqlite = s_limit_sqlite (dir);
+    double ocr_one = s_limit_ocr (1);
+    double ocr_all = s_limit_ocr ((int) cores);
+    json_t *report = json_pack (
+        "{s:f, s:f, s:f, s:f, s:f, s:i}", "zmq_msgs_per_s_200b", zmq_small,
+        "zmq_msgs_per_s_20kb", zmq_page, "sqlite_tasks_per_s", sqlite,
+        "tesseract_pages_per_s_1_engine", ocr_one,
+        "tesseract_pages_per_s_per_core", ocr_all, "cores", (int) cores);
+    if (options->json) {
+        char *text = json_dumps (report, JSON_COMPACT);
+        printf ("%s\n", text);
+        free (text);
+    }
+    else {
+        printf ("zmq push/pull    %.0f msgs/s (200 B)  %.0f msgs/s (20 KB)\n",
+                zmq_small, zmq_page);
+        printf ("sqlite           %.0f tasks/s (insert + 2 updates, batches "
+                "of %d)\n",
+                sqlite, BENCH_SQLITE_BATCH);
+        printf ("tesseract        %.2f pages/s (1 engine)  %.2f pages/s (%ld "
+                "engines)\n",
+                ocr_one, ocr_all, cores);
+    }
+    json_decref (report);
+    char *command = zsys_sprintf ("rm -rf '%s'", dir);
+    if (system (command) != 0)
+        fprintf (stderr, "docusnap-bench: could not remove %s\n", dir);
+    zstr_free (&command);
+    return 0;
+}
+
+
+int
+main (int argc, char **argv)
+{
+    //  Tesseract's OpenMP threads, limited before libgomp loads
+    if (!getenv ("OMP_THREAD_LIMIT")) {
+        setenv ("OMP_THREAD_LIMIT", "1", 1);
+        execv ("/proc/self/exe", argv);
+    }
+    options_t options;
+    int rc = s_options (&options, argc, argv);
+    if (rc)
+        return rc == 1 ? 0 : 2;
+    zsys_init ();
+    zsys_set_logident ("docusnap-bench");
+    curl_global_init (CURL_GLOBAL_DEFAULT);
+    if (streq (options.role, "limits"))
+        rc = s_limits (&options);
+    else if (streq (options.role, "pipeline"))
+        rc = s_pipeline (&options);
+    else {
+        fprintf (stderr, "docusnap-bench: unknown role %s\n", options.role);
+        rc = 2;
+    }
+    curl_global_cleanup ();
+    return rc;
+}
