@@ -19,8 +19,11 @@ main (int argc, char **argv)
                  "OMP_THREAD_LIMIT=1 (%s); OCR will be slower\n",
                  strerror (errno));
     }
-    return ds_service_main (argc, argv, "docusnap-worker", DS_ROLE_WORKER,
-                            "Reads document images with tesseract and "
-                            "extracts structured JSON.",
-                            ds_worker);
+    curl_global_init (CURL_GLOBAL_DEFAULT);
+    int rc = ds_service_main (argc, argv, "docusnap-worker", DS_ROLE_WORKER,
+                              "Reads document images with tesseract and "
+                              "extracts structured JSON.",
+                              ds_worker);
+    curl_global_cleanup ();
+    return rc;
 }
