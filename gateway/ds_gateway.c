@@ -571,6 +571,8 @@ ds_gateway (zsock_t *pipe, void *args)
 
     char *db_path = ds_service_db_path (config);
     self.store = db_path ? ds_store_new (db_path) : NULL;
+    if (self.store)
+        ds_store_set_durable (self.store, true);
     self.max_queue = ds_config_int (config, "max-queue");
     self.echo = ds_config_bool (config, "enable-echo");
     self.events = zsock_new (ZMQ_PUSH);

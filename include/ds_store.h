@@ -26,6 +26,11 @@ ds_store_t *ds_store_new (const char *path);
 //  Close the database
 void ds_store_destroy (ds_store_t **self_p);
 
+//  Commits of this connection survive a power cut (synchronous=FULL, an
+//  fsync per commit), or only a process crash (NORMAL, the default in WAL
+//  mode). The gateway's is durable: its commit is the 202 promise.
+int ds_store_set_durable (ds_store_t *self, bool durable);
+
 //  Last SQLite error message of this connection
 const char *ds_store_error (ds_store_t *self);
 

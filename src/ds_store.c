@@ -133,7 +133,7 @@ ds_store_new (const char *path)
         sqlite3_busy_timeout (self->db, STORE_BUSY_TIMEOUT_MS);
         rc = sqlite3_exec (self->db,
                            "PRAGMA journal_mode = WAL;"
-                           "PRAGMA synchronous = FULL;"
+                           "PRAGMA synchronous = NORMAL;"
                            "PRAGMA foreign_keys = ON;",
                            NULL, NULL, NULL);
     }
@@ -187,6 +187,22 @@ ds_store_destroy (ds_store_t **self_p)
         free (self);
         *self_p = NULL;
     }
+}
+
+
+//  --------------------------------------------------------------------------
+//  Commit durably (fsync at every commit) or not
+
+int
+ds_store_set_durable (ds_store_t *self, bool durable)
+{
+    return sqlite3_exec (self->db,
+                         durable ? "PRAGMA synchronous = FULL"
+                                 : "PRAGMA synchronous = NORMAL",
+                         NULL, NULL, NULL)
+                   == SQLITE_OK
+               ? 0
+               : -1;
 }
 
 
