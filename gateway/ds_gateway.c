@@ -622,10 +622,6 @@ ds_gateway (zsock_t *pipe, void *args)
     zsock_destroy (&self.events);
     ds_store_destroy (&self.store);
     zstr_free (&db_path);
-    if (!started) {
-        char *command;
-        while ((command = zstr_recv (pipe)) && !streq (command, "$TERM"))
-            zstr_free (&command);
-        zstr_free (&command);
-    }
+    if (!started)
+        ds_service_await_term (pipe);
 }

@@ -37,6 +37,9 @@ void ds_service_ready (zsock_t *pipe, const char **endpoints);
 //  Send FAILED with a reason to the pipe; for actors.
 void ds_service_failed (zsock_t *pipe, const char *reason);
 
+//  After ds_service_failed, wait for the caller's $TERM; for actors.
+void ds_service_await_term (zsock_t *pipe);
+
 //  Resolve the database path from the data-dir and db options, creating
 //  the data directory. Returns a new string, or NULL if the directory
 //  cannot be created.

@@ -263,13 +263,8 @@ ds_sink (zsock_t *pipe, void *args)
     zlistx_destroy (&self.outbox);
     ds_store_destroy (&self.store);
     zstr_free (&db_path);
-    //  On failure, wait for $TERM so the caller can destroy us cleanly
-    if (!started) {
-        char *command;
-        while ((command = zstr_recv (pipe)) && !streq (command, "$TERM"))
-            zstr_free (&command);
-        zstr_free (&command);
-    }
+    if (!started)
+        ds_service_await_term (pipe);
 }
 
 

@@ -119,6 +119,19 @@ ds_service_failed (zsock_t *pipe, const char *reason)
 
 
 //  --------------------------------------------------------------------------
+//  Wait for $TERM: an actor that failed to start stays until destroyed
+
+void
+ds_service_await_term (zsock_t *pipe)
+{
+    char *command;
+    while ((command = zstr_recv (pipe)) && !streq (command, "$TERM"))
+        zstr_free (&command);
+    zstr_free (&command);
+}
+
+
+//  --------------------------------------------------------------------------
 //  Database path
 
 char *

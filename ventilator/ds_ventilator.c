@@ -618,12 +618,8 @@ ds_ventilator (zsock_t *pipe, void *args)
         zlistx_destroy (&self.levels [level]);
     ds_store_destroy (&self.store);
     zstr_free (&db_path);
-    if (!started) {
-        char *command;
-        while ((command = zstr_recv (pipe)) && !streq (command, "$TERM"))
-            zstr_free (&command);
-        zstr_free (&command);
-    }
+    if (!started)
+        ds_service_await_term (pipe);
 }
 
 

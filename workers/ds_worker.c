@@ -814,12 +814,8 @@ ds_worker (zsock_t *pipe, void *args)
     ds_rules_destroy (&self.rules);
     ds_proto_destroy (&self.message);
     zstr_free (&self.worker_id);
-    if (!started) {
-        char *command;
-        while ((command = zstr_recv (pipe)) && !streq (command, "$TERM"))
-            zstr_free (&command);
-        zstr_free (&command);
-    }
+    if (!started)
+        ds_service_await_term (pipe);
 }
 
 
