@@ -3,7 +3,7 @@
 
     This header is the one description of the wire format; docs/PROTOCOL.md
     explains it for implementers in other languages and tests/vectors/
-    holds byte-exact examples.
+    holds byte-exact examples (checked from C and from Python in ctest).
 
     Socket topology (every address is configuration):
 
