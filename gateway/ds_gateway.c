@@ -30,20 +30,29 @@
 #define TASKS_PREFIX "/api/tasks/"
 #define RETRY_AFTER_S "1"
 
+//  What one thread needs to take tasks in: the HTTP daemon's thread has
+//  one, the actor's thread (the ZMQ front door) another
+
+typedef struct {
+    ds_store_t *store;  //  task store connection
+    zsock_t *queue;     //  PUSH to the ventilator: QUEUE
+    zsock_t *events;    //  PUSH to the sink: CANCELLED
+    uint64_t accepted;  //  tasks stored and queued
+    uint64_t rejected;  //  requests answered with an error
+} channel_t;
+
 //  The gateway's state, shared with the daemon's thread (see @header)
 
 typedef struct {
     struct MHD_Daemon *daemon;  //  the HTTP server
-    ds_store_t *store;          //  task store
-    zsock_t *queue;             //  PUSH to the ventilator
-    zsock_t *events;            //  PUSH to the sink: CANCELLED
+    channel_t http;             //  the daemon thread's channel
+    channel_t front;            //  the actor thread's channel
+    zsock_t *router;            //  ROUTER, bound: the ZMQ front door
     int64_t max_queue;          //  pending tasks at most
     bool echo;                  //  accept the benchmark's echo tasks
     ds_limits_t limits;         //  submission limits
     size_t max_body;            //  largest request body
     bool verbose;               //  log each request
-    uint64_t accepted;          //  tasks stored and queued
-    uint64_t rejected;          //  requests answered with an error
 } gateway_t;
 
 //  One HTTP request being received
@@ -89,6 +98,24 @@ s_respond (struct MHD_Connection *connection,
 
 
 //  --------------------------------------------------------------------------
+//  An error body, counted on the channel
+
+static json_t *
+s_error_json (gateway_t *self,
+              channel_t *channel,
+              const char *code,
+              const char *message)
+{
+    channel->rejected++;
+    if (self->verbose)
+        zsys_debug ("ds_gateway: REJECTED code=%s message=\"%s\"", code,
+                    message);
+    return json_pack ("{s:{s:s, s:s}}", "error", "code", code, "message",
+                      message);
+}
+
+
+//  --------------------------------------------------------------------------
 //  Queue an error response
 
 static enum MHD_Result
@@ -100,26 +127,54 @@ s_error (gateway_t *self,
          const char *header,
          const char *value)
 {
-    self->rejected++;
-    if (self->verbose)
-        zsys_debug ("ds_gateway: REJECTED status=%u code=%s message=\"%s\"",
-                    status, code, message);
-    json_t *body =
-        json_pack ("{s:{s:s, s:s}}", "error", "code", code, "message", message);
+    json_t *body = s_error_json (self, &self->http, code, message);
     return s_respond (connection, status, body, header, value);
 }
 
 
 //  --------------------------------------------------------------------------
-//  Store and queue a valid submission, answer 202
+//  True if the queue is at its bound; message says so
 
-static enum MHD_Result
-s_accept (gateway_t *self,
-          struct MHD_Connection *connection,
-          ds_submission_t *submission)
+static bool
+s_queue_full (gateway_t *self, channel_t *channel, char *message, size_t size)
 {
-    char *task_id = ds_util_uuid ();
-    if (ds_store_insert_task (self->store, task_id,
+    int64_t pending = ds_store_count (channel->store, "pending");
+    if (pending < self->max_queue)
+        return false;
+    snprintf (message, size,
+              "%" PRId64 " tasks are waiting (the limit is %" PRId64
+              "); retry later",
+              pending, self->max_queue);
+    return true;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Take a submission in: check it, store it, queue it. Returns the answer
+//  body and sets *status (202 when accepted; *task_id then set, caller
+//  frees). The same for HTTP and the front door.
+
+static json_t *
+s_submit (gateway_t *self,
+          channel_t *channel,
+          ds_submission_t *submission,
+          unsigned int *status,
+          char **task_id)
+{
+    *task_id = NULL;
+    char message [128];
+    if (ds_submission_check (submission)) {
+        *status = (unsigned int) ds_submission_status (submission);
+        return s_error_json (self, channel, ds_submission_code (submission),
+                             ds_submission_message (submission));
+    }
+    //  Backpressure: past the queue bound, store nothing
+    if (s_queue_full (self, channel, message, sizeof (message))) {
+        *status = MHD_HTTP_SERVICE_UNAVAILABLE;
+        return s_error_json (self, channel, "QUEUE_FULL", message);
+    }
+    char *id = ds_util_uuid ();
+    if (ds_store_insert_task (channel->store, id,
                               ds_submission_task_type (submission),
                               ds_submission_priority (submission),
                               ds_submission_images (submission),
@@ -127,38 +182,127 @@ s_accept (gateway_t *self,
                               ds_submission_form (submission),
                               ds_submission_file_lib (submission))) {
         zsys_error ("ds_gateway: STORE-FAIL error=%s",
-                    ds_store_error (self->store));
-        zstr_free (&task_id);
-        return s_error (self, connection, MHD_HTTP_SERVICE_UNAVAILABLE,
-                        "STORE_UNAVAILABLE",
-                        "the task store could not save "
-                        "the task; try again",
-                        NULL, NULL);
+                    ds_store_error (channel->store));
+        zstr_free (&id);
+        *status = MHD_HTTP_SERVICE_UNAVAILABLE;
+        return s_error_json (self, channel, "STORE_UNAVAILABLE",
+                             "the task store could not save the task; "
+                             "try again");
     }
     //  Committed: from here on the task is the pipeline's
     ds_proto_t *queue = ds_proto_new (DS_PROTO_QUEUE);
-    ds_proto_set_task_id (queue, task_id);
+    ds_proto_set_task_id (queue, id);
     ds_proto_set_task_type (queue, ds_submission_task_type (submission));
     ds_proto_set_priority (queue, ds_submission_priority (submission));
     zframe_t *frame = ds_proto_encode (queue);
-    if (zframe_send (&frame, self->queue, ZFRAME_DONTWAIT)) {
+    if (zframe_send (&frame, channel->queue, ZFRAME_DONTWAIT)) {
         //  Stored but not announced: the ventilator finds it on restart
         zframe_destroy (&frame);
-        zsys_warning ("ds_gateway: QUEUE-FULL task=%s (stored, pending)",
-                      task_id);
+        zsys_warning ("ds_gateway: QUEUE-FULL task=%s (stored, pending)", id);
     }
     ds_proto_destroy (&queue);
-    self->accepted++;
+    channel->accepted++;
     zsys_info ("ds_gateway: ACCEPTED task=%s type=%s images=%zu priority=%d",
-               task_id, ds_submission_task_type (submission),
+               id, ds_submission_task_type (submission),
                ds_submission_image_count (submission),
                ds_submission_priority (submission));
-    char *location = zsys_sprintf (STATUS_PREFIX "%s", task_id);
-    enum MHD_Result rc = s_respond (
-        connection, MHD_HTTP_ACCEPTED,
-        json_pack ("{s:s, s:s}", "task_id", task_id, "status", "pending"),
-        MHD_HTTP_HEADER_LOCATION, location);
-    zstr_free (&location);
+    *status = MHD_HTTP_ACCEPTED;
+    *task_id = id;
+    return json_pack ("{s:s, s:s}", "task_id", id, "status", "pending");
+}
+
+
+//  --------------------------------------------------------------------------
+//  Status of a task: 200 and the status, or 404
+
+static json_t *
+s_status_json (gateway_t *self,
+               channel_t *channel,
+               const char *task_id,
+               unsigned int *status)
+{
+    json_t *body = ds_util_is_uuid (task_id)
+                       ? ds_store_task_status (channel->store, task_id)
+                       : NULL;
+    *status = body ? MHD_HTTP_OK : MHD_HTTP_NOT_FOUND;
+    if (!body) {
+        char message [128];
+        snprintf (message, sizeof (message), "no task with id '%.40s'",
+                  task_id);
+        body = s_error_json (self, channel, "TASK_NOT_FOUND", message);
+    }
+    return body;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Cancel a pending or running task: 200, 409 or 404
+
+static json_t *
+s_cancel_json (gateway_t *self,
+               channel_t *channel,
+               const char *task_id,
+               unsigned int *status)
+{
+    int rc = ds_util_is_uuid (task_id)
+                 ? ds_store_cancel (channel->store, task_id)
+                 : -1;
+    if (rc == -1) {
+        char message [128];
+        snprintf (message, sizeof (message), "no task with id '%.40s'",
+                  task_id);
+        *status = MHD_HTTP_NOT_FOUND;
+        return s_error_json (self, channel, "TASK_NOT_FOUND", message);
+    }
+    if (rc == 0) {
+        char *state = ds_store_task_state (channel->store, task_id, NULL, NULL);
+        char *message = zsys_sprintf ("the task has ended already (%s)",
+                                      state ? state : "gone");
+        json_t *body = s_error_json (self, channel, "TASK_ENDED", message);
+        zstr_free (&message);
+        zstr_free (&state);
+        *status = MHD_HTTP_CONFLICT;
+        return body;
+    }
+    //  Committed; tell the sink, which tells the worker and the ventilator
+    ds_proto_t *event = ds_proto_new (DS_PROTO_EVENT);
+    ds_proto_set_task_id (event, task_id);
+    ds_proto_set_event (event, DS_EVENT_CANCELLED);
+    ds_proto_set_worker (event, "gateway");
+    ds_proto_set_time_ms (event, ds_util_now_ms ());
+    zframe_t *frame = ds_proto_encode (event);
+    if (zframe_send (&frame, channel->events, ZFRAME_DONTWAIT))
+        zframe_destroy (&frame);
+    ds_proto_destroy (&event);
+    zsys_info ("ds_gateway: CANCELLED task=%s", task_id);
+    *status = MHD_HTTP_OK;
+    return json_pack ("{s:s, s:s}", "task_id", task_id, "status", "cancelled");
+}
+
+
+//  --------------------------------------------------------------------------
+//  Store and queue a valid submission, answer 202 (or the rejection)
+
+static enum MHD_Result
+s_accept (gateway_t *self,
+          struct MHD_Connection *connection,
+          ds_submission_t *submission)
+{
+    unsigned int status;
+    char *task_id = NULL;
+    json_t *body = s_submit (self, &self->http, submission, &status, &task_id);
+    enum MHD_Result rc;
+    if (task_id) {
+        char *location = zsys_sprintf (STATUS_PREFIX "%s", task_id);
+        rc = s_respond (connection, status, body, MHD_HTTP_HEADER_LOCATION,
+                        location);
+        zstr_free (&location);
+    }
+    else if (status == MHD_HTTP_SERVICE_UNAVAILABLE)
+        rc = s_respond (connection, status, body, MHD_HTTP_HEADER_RETRY_AFTER,
+                        RETRY_AFTER_S);
+    else
+        rc = s_respond (connection, status, body, NULL, NULL);
     zstr_free (&task_id);
     return rc;
 }
@@ -252,17 +396,9 @@ s_status (gateway_t *self,
           struct MHD_Connection *connection,
           const char *task_id)
 {
-    json_t *status = ds_util_is_uuid (task_id)
-                         ? ds_store_task_status (self->store, task_id)
-                         : NULL;
-    if (!status) {
-        char message [128];
-        snprintf (message, sizeof (message), "no task with id '%.40s'",
-                  task_id);
-        return s_error (self, connection, MHD_HTTP_NOT_FOUND, "TASK_NOT_FOUND",
-                        message, NULL, NULL);
-    }
-    return s_respond (connection, MHD_HTTP_OK, status, NULL, NULL);
+    unsigned int status;
+    json_t *body = s_status_json (self, &self->http, task_id, &status);
+    return s_respond (connection, status, body, NULL, NULL);
 }
 
 
@@ -274,40 +410,9 @@ s_cancel (gateway_t *self,
           struct MHD_Connection *connection,
           const char *task_id)
 {
-    int rc =
-        ds_util_is_uuid (task_id) ? ds_store_cancel (self->store, task_id) : -1;
-    if (rc == -1) {
-        char message [128];
-        snprintf (message, sizeof (message), "no task with id '%.40s'",
-                  task_id);
-        return s_error (self, connection, MHD_HTTP_NOT_FOUND, "TASK_NOT_FOUND",
-                        message, NULL, NULL);
-    }
-    if (rc == 0) {
-        char *state = ds_store_task_state (self->store, task_id, NULL, NULL);
-        char *message = zsys_sprintf ("the task has ended already (%s)",
-                                      state ? state : "gone");
-        enum MHD_Result result = s_error (self, connection, MHD_HTTP_CONFLICT,
-                                          "TASK_ENDED", message, NULL, NULL);
-        zstr_free (&message);
-        zstr_free (&state);
-        return result;
-    }
-    //  Committed; tell the sink, which tells the worker and the ventilator
-    ds_proto_t *event = ds_proto_new (DS_PROTO_EVENT);
-    ds_proto_set_task_id (event, task_id);
-    ds_proto_set_event (event, DS_EVENT_CANCELLED);
-    ds_proto_set_worker (event, "gateway");
-    ds_proto_set_time_ms (event, ds_util_now_ms ());
-    zframe_t *frame = ds_proto_encode (event);
-    if (zframe_send (&frame, self->events, ZFRAME_DONTWAIT))
-        zframe_destroy (&frame);
-    ds_proto_destroy (&event);
-    zsys_info ("ds_gateway: CANCELLED task=%s", task_id);
-    return s_respond (
-        connection, MHD_HTTP_OK,
-        json_pack ("{s:s, s:s}", "task_id", task_id, "status", "cancelled"),
-        NULL, NULL);
+    unsigned int status;
+    json_t *body = s_cancel_json (self, &self->http, task_id, &status);
+    return s_respond (connection, status, body, NULL, NULL);
 }
 
 
@@ -331,19 +436,12 @@ s_begin_post (gateway_t *self,
         return s_error (self, connection, MHD_HTTP_CONTENT_TOO_LARGE,
                         "BODY_TOO_LARGE", message, NULL, NULL);
     }
-    //  Backpressure: past the queue bound, store nothing and say when to
-    //  come back
-    int64_t pending = ds_store_count (self->store, "pending");
-    if (pending >= self->max_queue) {
-        char message [128];
-        snprintf (message, sizeof (message),
-                  "%" PRId64 " tasks are waiting (the limit is %" PRId64
-                  "); retry later",
-                  pending, self->max_queue);
+    //  Backpressure: past the queue bound, refuse before reading the body
+    char message [128];
+    if (s_queue_full (self, &self->http, message, sizeof (message)))
         return s_error (self, connection, MHD_HTTP_SERVICE_UNAVAILABLE,
                         "QUEUE_FULL", message, MHD_HTTP_HEADER_RETRY_AFTER,
                         RETRY_AFTER_S);
-    }
     const char *type = MHD_lookup_connection_value (
         connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     bool json = type && strncasecmp (type, "application/json", 16) == 0;
@@ -429,11 +527,6 @@ s_end_post (gateway_t *self,
     else
         ds_submission_parse_json (
             submission, request->body ? request->body : "", request->body_size);
-    if (ds_submission_check (submission))
-        return s_error (self, connection,
-                        (unsigned int) ds_submission_status (submission),
-                        ds_submission_code (submission),
-                        ds_submission_message (submission), NULL, NULL);
     return s_accept (self, connection, submission);
 }
 
@@ -473,12 +566,12 @@ s_handle (void *cls,
             return s_error (self, connection, MHD_HTTP_METHOD_NOT_ALLOWED,
                             "METHOD_NOT_ALLOWED", "use GET",
                             MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
-        return s_respond (
-            connection, MHD_HTTP_OK,
-            json_pack ("{s:s, s:s, s:I}", "status", "ok", "version",
-                       DS_VERSION_STRING, "pending",
-                       (json_int_t) ds_store_count (self->store, "pending")),
-            NULL, NULL);
+        return s_respond (connection, MHD_HTTP_OK,
+                          json_pack ("{s:s, s:s, s:I}", "status", "ok",
+                                     "version", DS_VERSION_STRING, "pending",
+                                     (json_int_t) ds_store_count (
+                                         self->http.store, "pending")),
+                          NULL, NULL);
     }
     if (strncmp (url, STATUS_PREFIX, strlen (STATUS_PREFIX)) == 0) {
         if (!get)
@@ -553,6 +646,151 @@ s_start_http (gateway_t *self, ds_config_t *config)
 
 
 //  --------------------------------------------------------------------------
+//  Open a channel's store and sockets; returns 0 or -1
+
+static int
+s_channel_open (channel_t *channel, ds_config_t *config, const char *db_path)
+{
+    channel->store = db_path ? ds_store_new (db_path) : NULL;
+    if (channel->store)
+        ds_store_set_durable (channel->store, true);
+    channel->queue = zsock_new (ZMQ_PUSH);
+    channel->events = zsock_new (ZMQ_PUSH);
+    assert (channel->queue && channel->events);
+    zsock_set_sndhwm (channel->queue, GATEWAY_SNDHWM);
+    if (!channel->store
+        || zsock_connect (channel->queue, "%s",
+                          ds_config_get (config, "queue-endpoint"))
+        || zsock_connect (channel->events, "%s",
+                          ds_config_get (config, "events-endpoint")))
+        return -1;
+    return 0;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Close a channel
+
+static void
+s_channel_close (channel_t *channel)
+{
+    zsock_set_linger (channel->queue, 1000);
+    zsock_destroy (&channel->queue);
+    zsock_set_linger (channel->events, 1000);
+    zsock_destroy (&channel->events);
+    ds_store_destroy (&channel->store);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Build a submission from a SUBMIT message (validation in ds_submission)
+
+static ds_submission_t *
+s_front_submission (gateway_t *self, ds_proto_t *request)
+{
+    ds_submission_t *submission =
+        ds_submission_new (ds_proto_task_type (request), &self->limits);
+    char priority [8];
+    snprintf (priority, sizeof (priority), "%d", ds_proto_priority (request));
+    ds_submission_set_field (submission, "priority", priority,
+                             strlen (priority));
+    if (*ds_proto_form (request))
+        ds_submission_set_field (submission, "form", ds_proto_form (request),
+                                 strlen (ds_proto_form (request)));
+    if (*ds_proto_file_lib (request))
+        ds_submission_set_field (submission, "file_lib",
+                                 ds_proto_file_lib (request),
+                                 strlen (ds_proto_file_lib (request)));
+    for (size_t image_nbr = 0; image_nbr < ds_proto_images (request);
+         image_nbr++) {
+        zchunk_t *image = ds_proto_image (request, image_nbr);
+        if (ds_submission_add_image (submission, zchunk_data (image),
+                                     zchunk_size (image)))
+            break;
+    }
+    return submission;
+}
+
+
+//  --------------------------------------------------------------------------
+//  One request on the ZMQ front door: [identity][empty if REQ][message]
+
+static void
+s_front (gateway_t *self, ds_proto_t *request)
+{
+    zmsg_t *msg = zmsg_recv (self->router);
+    if (!msg)
+        return;
+    zframe_t *identity = zmsg_pop (msg);
+    zframe_t *delimiter = NULL;
+    if (zmsg_size (msg) == 2 && zframe_size (zmsg_first (msg)) == 0)
+        delimiter = zmsg_pop (msg);  //  a REQ client's envelope
+    zframe_t *frame = zmsg_first (msg);
+    unsigned int status = MHD_HTTP_BAD_REQUEST;
+    json_t *body = NULL;
+    const char *type = "";
+    if (zmsg_size (msg) != 1
+        || ds_proto_decode (request, zframe_data (frame), zframe_size (frame))
+        || ds_proto_type (request) < DS_PROTO_SUBMIT
+        || ds_proto_type (request) == DS_PROTO_REPLY) {
+        char sample [DS_UTIL_SAMPLE + 1];
+        ds_util_sample (frame ? zframe_data (frame) : NULL,
+                        frame ? zframe_size (frame) : 0, sample);
+        zsys_warning ("ds_gateway: BAD-FRAME front reason=\"%s\" "
+                      "sample=\"%s\"",
+                      ds_proto_type (request) ? "not a request"
+                                              : ds_proto_reason (request),
+                      sample);
+        char *message = zsys_sprintf ("not a docusnap request: %s",
+                                      ds_proto_type (request)
+                                          ? "SUBMIT, STATUS or CANCEL expected"
+                                          : ds_proto_reason (request));
+        body = s_error_json (self, &self->front, "BAD_FRAME", message);
+        zstr_free (&message);
+    }
+    else if (ds_proto_type (request) == DS_PROTO_SUBMIT) {
+        type = ds_proto_task_type (request);
+        if (!ds_submission_known_type (type)
+            || (streq (type, "echo") && !self->echo)) {
+            status = MHD_HTTP_NOT_FOUND;
+            body = s_error_json (self, &self->front, "NOT_FOUND",
+                                 "no such task type");
+        }
+        else {
+            ds_submission_t *submission = s_front_submission (self, request);
+            char *task_id = NULL;
+            body = s_submit (self, &self->front, submission, &status, &task_id);
+            zstr_free (&task_id);
+            ds_submission_destroy (&submission);
+        }
+    }
+    else if (ds_proto_type (request) == DS_PROTO_STATUS)
+        body = s_status_json (self, &self->front, ds_proto_task_id (request),
+                              &status);
+    else
+        body = s_cancel_json (self, &self->front, ds_proto_task_id (request),
+                              &status);
+
+    ds_proto_t *reply = ds_proto_new (DS_PROTO_REPLY);
+    ds_proto_set_request_id (reply, ds_proto_request_id (request));
+    ds_proto_set_status_code (reply, (int) status);
+    char *text = json_dumps (body, JSON_COMPACT);
+    ds_proto_set_result (reply, text);
+    zstr_free (&text);
+    json_decref (body);
+    zmsg_t *answer = zmsg_new ();
+    zmsg_append (answer, &identity);
+    if (delimiter)
+        zmsg_append (answer, &delimiter);
+    zframe_t *encoded = ds_proto_encode (reply);
+    zmsg_append (answer, &encoded);
+    zmsg_send (&answer, self->router);
+    ds_proto_destroy (&reply);
+    zmsg_destroy (&msg);
+}
+
+
+//  --------------------------------------------------------------------------
 //  The actor
 
 void
@@ -570,24 +808,27 @@ ds_gateway (zsock_t *pipe, void *args)
     ds_image_quiet ();
 
     char *db_path = ds_service_db_path (config);
-    self.store = db_path ? ds_store_new (db_path) : NULL;
-    if (self.store)
-        ds_store_set_durable (self.store, true);
     self.max_queue = ds_config_int (config, "max-queue");
     self.echo = ds_config_bool (config, "enable-echo");
-    self.events = zsock_new (ZMQ_PUSH);
-    assert (self.events);
-    self.queue = zsock_new (ZMQ_PUSH);
-    assert (self.queue);
-    zsock_set_sndhwm (self.queue, GATEWAY_SNDHWM);
     const char *queue_endpoint = ds_config_get (config, "queue-endpoint");
+    const char *front_endpoint = ds_config_get (config, "front-endpoint");
+    self.router = zsock_new (ZMQ_ROUTER);
+    assert (self.router);
+    zsock_set_maxmsgsize (self.router, DS_PROTO_MAX_FRAME);
+    //  Each thread has its own store connection and sockets
+    int http_rc = s_channel_open (&self.http, config, db_path);
+    int front_rc = s_channel_open (&self.front, config, db_path);
     bool started = false;
-    if (!self.store)
-        ds_service_failed (pipe, "cannot open the database");
-    else if (zsock_connect (self.queue, "%s", queue_endpoint)
-             || zsock_connect (self.events, "%s",
-                               ds_config_get (config, "events-endpoint")))
-        ds_service_failed (pipe, "bad queue-endpoint or events-endpoint");
+    if (http_rc || front_rc)
+        ds_service_failed (pipe, "cannot open the database, or bad "
+                                 "queue-endpoint or events-endpoint");
+    else if (*front_endpoint
+             && zsock_bind (self.router, "%s", front_endpoint) < 0) {
+        char *reason = zsys_sprintf ("cannot bind %s: %s", front_endpoint,
+                                     zmq_strerror (zmq_errno ()));
+        ds_service_failed (pipe, reason);
+        zstr_free (&reason);
+    }
     else if (s_start_http (&self, config)) {
         char *reason = zsys_sprintf (
             "cannot listen on %s:%s (%s)", ds_config_get (config, "http-bind"),
@@ -602,25 +843,42 @@ ds_gateway (zsock_t *pipe, void *args)
         char *line = zsys_sprintf ("http=http://%s:%u",
                                    ds_config_get (config, "http-bind"),
                                    (unsigned int) info->port);
-        const char *lines [] = {line, NULL};
+        char *front_line = zsys_sprintf (
+            "front=%s", *front_endpoint ? zsock_endpoint (self.router) : "");
+        const char *lines [] = {line, front_line, NULL};
         ds_service_ready (pipe, lines);
-        zsys_info ("ds_gateway: STARTED db=%s %s queue=%s", db_path, line,
-                   queue_endpoint);
+        zsys_info ("ds_gateway: STARTED db=%s %s %s queue=%s", db_path, line,
+                   front_line, queue_endpoint);
         zstr_free (&line);
-        //  Everything happens in the daemon's thread; wait for $TERM
-        char *command;
-        while ((command = zstr_recv (pipe)) && !streq (command, "$TERM"))
-            zstr_free (&command);
-        zstr_free (&command);
+        zstr_free (&front_line);
+        //  HTTP runs in the daemon's thread; the front door runs here
+        ds_proto_t *request = ds_proto_new (0);
+        zpoller_t *poller = zpoller_new (pipe, self.router, NULL);
+        zpoller_set_nonstop (poller, true);
+        while (true) {
+            void *which = zpoller_wait (poller, -1);
+            if (which == self.router)
+                s_front (&self, request);
+            else if (which == pipe) {
+                char *command = zstr_recv (pipe);
+                bool term = !command || streq (command, "$TERM");
+                zstr_free (&command);
+                if (term)
+                    break;
+            }
+        }
+        zpoller_destroy (&poller);
+        ds_proto_destroy (&request);
         MHD_stop_daemon (self.daemon);
-        zsys_info ("ds_gateway: STOPPED accepted=%" PRIu64 " rejected=%" PRIu64,
-                   self.accepted, self.rejected);
+        zsys_info ("ds_gateway: STOPPED accepted=%" PRIu64 " rejected=%" PRIu64
+                   " (http), accepted=%" PRIu64 " rejected=%" PRIu64
+                   " (front door)",
+                   self.http.accepted, self.http.rejected, self.front.accepted,
+                   self.front.rejected);
     }
-    zsock_set_linger (self.queue, 1000);
-    zsock_destroy (&self.queue);
-    zsock_set_linger (self.events, 1000);
-    zsock_destroy (&self.events);
-    ds_store_destroy (&self.store);
+    zsock_destroy (&self.router);
+    s_channel_close (&self.http);
+    s_channel_close (&self.front);
     zstr_free (&db_path);
     if (!started)
         ds_service_await_term (pipe);

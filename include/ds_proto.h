@@ -64,6 +64,19 @@
         5 worker      str   who sent the event
         6 time_ms     uint  sink clock, ms since the Unix epoch
         7 error_code  str   the task's error code, "" if none
+
+    The front door (gateway ROUTER, "front"; clients DEALER or REQ) takes
+    requests and answers each with one REPLY carrying the request's id:
+    SUBMIT (type 5)                    REPLY (type 6)
+        2 request_id  str  <= 128          2 request_id  str
+        3 task_type   str                  3 status      uint  HTTP status
+        4 priority    uint 0..9            4 body        str   JSON text, as
+        5 images      array of bin                             HTTP answers
+        6 form        str  JSON or ""
+        7 file_lib    str  JSON or ""
+    STATUS (type 7), CANCEL (type 8)
+        2 request_id  str
+        3 task_id     str
     =========================================================================
 */
 
@@ -77,6 +90,10 @@
 #define DS_PROTO_TASK 2
 #define DS_PROTO_EVENT 3
 #define DS_PROTO_STATE 4
+#define DS_PROTO_SUBMIT 5
+#define DS_PROTO_REPLY 6
+#define DS_PROTO_STATUS 7
+#define DS_PROTO_CANCEL 8
 
 //  Event kinds
 #define DS_EVENT_STARTED 1
@@ -150,6 +167,12 @@ void ds_proto_set_result (ds_proto_t *self, const char *result);
 const char *ds_proto_error_code (ds_proto_t *self);
 const char *ds_proto_error_text (ds_proto_t *self);
 void ds_proto_set_error (ds_proto_t *self, const char *code, const char *text);
+
+//  Front door: the client's request id, and a REPLY's HTTP-style status
+const char *ds_proto_request_id (ds_proto_t *self);
+void ds_proto_set_request_id (ds_proto_t *self, const char *request_id);
+int ds_proto_status_code (ds_proto_t *self);
+void ds_proto_set_status_code (ds_proto_t *self, int status_code);
 
 //  Task status of a STATE: pending, processing, completed, error, cancelled
 const char *ds_proto_status (ds_proto_t *self);

@@ -53,6 +53,8 @@ static const option_t s_options [] = {
      "sink binds PUB; ventilator, workers, clients subscribe (STATE)"},
     {"ready-file", DS_ROLE_SERVICES, OPT_STRING, "", 0, 0,
      "once bound, write the resolved endpoints to this file"},
+    {"front-endpoint", DS_ROLE_GATEWAY, OPT_STRING, "tcp://127.0.0.1:5564", 0,
+     0, "gateway binds ROUTER: the ZMQ front door for clients (\"\": off)"},
     {"http-bind", DS_ROLE_GATEWAY, OPT_STRING, "127.0.0.1", 0, 0,
      "address the HTTP API listens on (0.0.0.0 for all)"},
     {"http-port", DS_ROLE_GATEWAY | DS_ROLE_UP, OPT_INT, "8080", 0, 65535,

@@ -17,6 +17,10 @@
 #define PROTO_FIELDS_TASK 9
 #define PROTO_FIELDS_EVENT 10
 #define PROTO_FIELDS_STATE 8
+#define PROTO_FIELDS_SUBMIT 8
+#define PROTO_FIELDS_REPLY 5
+#define PROTO_FIELDS_STATUS 4
+#define PROTO_FIELDS_CANCEL 4
 #define PROTO_REASON_MAX 160
 
 //  Structure of our class
@@ -37,6 +41,8 @@ struct _ds_proto_t {
     char *error_code;                //  stable error code
     char *error_text;                //  human error message
     char *status;                    //  task status (STATE)
+    char *request_id;                //  client's request id (front door)
+    int status_code;                 //  HTTP-style status (REPLY)
     char reason [PROTO_REASON_MAX];  //  why the last decode failed
 };
 
@@ -78,6 +84,8 @@ s_proto_clear (ds_proto_t *self)
     zstr_free (&self->error_code);
     zstr_free (&self->error_text);
     zstr_free (&self->status);
+    zstr_free (&self->request_id);
+    self->status_code = 0;
     zlistx_purge (self->images);
     self->priority = 0;
     self->attempt = 0;
@@ -299,12 +307,74 @@ s_get_uint (ds_proto_t *self,
 
 
 //  --------------------------------------------------------------------------
+//  Copy an array of bin images. Returns 0 or -1.
+
+static int
+s_get_images (ds_proto_t *self, msgpack_object *images)
+{
+    if (images->type != MSGPACK_OBJECT_ARRAY)
+        return s_reject (self, "field 'images' is not an array");
+    if (images->via.array.size > DS_PROTO_MAX_IMAGES)
+        return s_reject (self, "more than %d images", DS_PROTO_MAX_IMAGES);
+    for (uint32_t image_nbr = 0; image_nbr < images->via.array.size;
+         image_nbr++) {
+        msgpack_object *image = &images->via.array.ptr [image_nbr];
+        if (image->type != MSGPACK_OBJECT_BIN)
+            return s_reject (self, "image %u is not bin", image_nbr);
+        ds_proto_add_image (self, image->via.bin.ptr, image->via.bin.size);
+    }
+    return 0;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Decode the front door's messages (SUBMIT, REPLY, STATUS, CANCEL)
+
+static int
+s_decode_front (ds_proto_t *self, msgpack_object *field)
+{
+    uint64_t value = 0;
+    if (s_get_str (self, &field [2], "request_id", DS_PROTO_MAX_NAME,
+                   &self->request_id))
+        return -1;
+    if (self->type == DS_PROTO_SUBMIT) {
+        if (s_get_str (self, &field [3], "task_type", DS_PROTO_MAX_NAME,
+                       &self->task_type)
+            || s_get_uint (self, &field [4], "priority", DS_PROTO_MAX_PRIORITY,
+                           &value))
+            return -1;
+        self->priority = (int) value;
+        if (s_get_images (self, &field [5])
+            || s_get_str (self, &field [6], "form", DS_PROTO_MAX_TEXT,
+                          &self->form)
+            || s_get_str (self, &field [7], "file_lib", DS_PROTO_MAX_TEXT,
+                          &self->file_lib))
+            return -1;
+    }
+    else if (self->type == DS_PROTO_REPLY) {
+        if (s_get_uint (self, &field [3], "status", 999, &value))
+            return -1;
+        self->status_code = (int) value;
+        if (s_get_str (self, &field [4], "body", DS_PROTO_MAX_TEXT,
+                       &self->result))
+            return -1;
+    }
+    else if (s_get_str (self, &field [3], "task_id", DS_PROTO_MAX_NAME,
+                        &self->task_id))
+        return -1;
+    return 0;
+}
+
+
+//  --------------------------------------------------------------------------
 //  Decode the fields of a message whose array is checked for length
 
 static int
 s_decode_fields (ds_proto_t *self, msgpack_object *field)
 {
     uint64_t value = 0;
+    if (self->type >= DS_PROTO_SUBMIT)
+        return s_decode_front (self, field);
     if (s_get_str (self, &field [2], "task_id", DS_PROTO_MAX_NAME,
                    &self->task_id))
         return -1;
@@ -320,18 +390,8 @@ s_decode_fields (ds_proto_t *self, msgpack_object *field)
         if (s_get_uint (self, &field [5], "attempt", INT_MAX, &value))
             return -1;
         self->attempt = (int) value;
-        msgpack_object *images = &field [6];
-        if (images->type != MSGPACK_OBJECT_ARRAY)
-            return s_reject (self, "field 'images' is not an array");
-        if (images->via.array.size > DS_PROTO_MAX_IMAGES)
-            return s_reject (self, "more than %d images", DS_PROTO_MAX_IMAGES);
-        for (uint32_t image_nbr = 0; image_nbr < images->via.array.size;
-             image_nbr++) {
-            msgpack_object *image = &images->via.array.ptr [image_nbr];
-            if (image->type != MSGPACK_OBJECT_BIN)
-                return s_reject (self, "image %u is not bin", image_nbr);
-            ds_proto_add_image (self, image->via.bin.ptr, image->via.bin.size);
-        }
+        if (s_get_images (self, &field [6]))
+            return -1;
         if (s_get_str (self, &field [7], "form", DS_PROTO_MAX_TEXT, &self->form)
             || s_get_str (self, &field [8], "file_lib", DS_PROTO_MAX_TEXT,
                           &self->file_lib))
@@ -413,15 +473,19 @@ ds_proto_decode (ds_proto_t *self, const void *data, size_t size)
         else if (field [0].type != MSGPACK_OBJECT_POSITIVE_INTEGER
                  || field [0].via.u64 != DS_PROTO_VERSION)
             s_reject (self, "unsupported protocol version");
-        else if (s_get_uint (self, &field [1], "type", DS_PROTO_STATE, &type))
+        else if (s_get_uint (self, &field [1], "type", DS_PROTO_CANCEL, &type))
             ;
         else {
             version = field [0].via.u64;
-            size_t needed = type == DS_PROTO_QUEUE   ? PROTO_FIELDS_QUEUE
-                            : type == DS_PROTO_TASK  ? PROTO_FIELDS_TASK
-                            : type == DS_PROTO_EVENT ? PROTO_FIELDS_EVENT
-                            : type == DS_PROTO_STATE ? PROTO_FIELDS_STATE
-                                                     : 0;
+            size_t needed = type == DS_PROTO_QUEUE    ? PROTO_FIELDS_QUEUE
+                            : type == DS_PROTO_TASK   ? PROTO_FIELDS_TASK
+                            : type == DS_PROTO_EVENT  ? PROTO_FIELDS_EVENT
+                            : type == DS_PROTO_STATE  ? PROTO_FIELDS_STATE
+                            : type == DS_PROTO_SUBMIT ? PROTO_FIELDS_SUBMIT
+                            : type == DS_PROTO_REPLY  ? PROTO_FIELDS_REPLY
+                            : type == DS_PROTO_STATUS ? PROTO_FIELDS_STATUS
+                            : type == DS_PROTO_CANCEL ? PROTO_FIELDS_CANCEL
+                                                      : 0;
             self->type = (int) type;
             if (needed == 0)
                 s_reject (self, "unknown message type %" PRIu64, type);
@@ -455,40 +519,56 @@ s_pack_str (msgpack_packer *packer, const char *string)
 
 
 //  --------------------------------------------------------------------------
+//  Pack a list of images as an array of bin
+
+static void
+s_pack_images (msgpack_packer *packer, zlistx_t *images)
+{
+    msgpack_pack_array (packer, zlistx_size (images));
+    zchunk_t *image = (zchunk_t *) zlistx_first (images);
+    while (image) {
+        msgpack_pack_bin (packer, zchunk_size (image));
+        msgpack_pack_bin_body (packer, zchunk_data (image),
+                               zchunk_size (image));
+        image = (zchunk_t *) zlistx_next (images);
+    }
+}
+
+
+//  --------------------------------------------------------------------------
 //  Encode self into a new frame
 
 zframe_t *
 ds_proto_encode (ds_proto_t *self)
 {
     assert (self);
-    assert (self->type >= DS_PROTO_QUEUE && self->type <= DS_PROTO_STATE);
+    assert (self->type >= DS_PROTO_QUEUE && self->type <= DS_PROTO_CANCEL);
     msgpack_sbuffer buffer;
     msgpack_sbuffer_init (&buffer);
     msgpack_packer packer;
     msgpack_packer_init (&packer, &buffer, msgpack_sbuffer_write);
 
-    size_t fields = self->type == DS_PROTO_QUEUE   ? PROTO_FIELDS_QUEUE
-                    : self->type == DS_PROTO_TASK  ? PROTO_FIELDS_TASK
-                    : self->type == DS_PROTO_EVENT ? PROTO_FIELDS_EVENT
-                                                   : PROTO_FIELDS_STATE;
+    size_t fields = self->type == DS_PROTO_QUEUE    ? PROTO_FIELDS_QUEUE
+                    : self->type == DS_PROTO_TASK   ? PROTO_FIELDS_TASK
+                    : self->type == DS_PROTO_EVENT  ? PROTO_FIELDS_EVENT
+                    : self->type == DS_PROTO_STATE  ? PROTO_FIELDS_STATE
+                    : self->type == DS_PROTO_SUBMIT ? PROTO_FIELDS_SUBMIT
+                    : self->type == DS_PROTO_REPLY  ? PROTO_FIELDS_REPLY
+                                                    : PROTO_FIELDS_STATUS;
     msgpack_pack_array (&packer, fields);
     msgpack_pack_uint8 (&packer, DS_PROTO_VERSION);
     msgpack_pack_uint8 (&packer, (uint8_t) self->type);
-    s_pack_str (&packer, self->task_id);
+    if (self->type >= DS_PROTO_SUBMIT)
+        s_pack_str (&packer, self->request_id);
+    else
+        s_pack_str (&packer, self->task_id);
     if (self->type == DS_PROTO_QUEUE || self->type == DS_PROTO_TASK) {
         s_pack_str (&packer, self->task_type);
         msgpack_pack_uint32 (&packer, (uint32_t) self->priority);
     }
     if (self->type == DS_PROTO_TASK) {
         msgpack_pack_uint32 (&packer, (uint32_t) self->attempt);
-        msgpack_pack_array (&packer, zlistx_size (self->images));
-        zchunk_t *image = (zchunk_t *) zlistx_first (self->images);
-        while (image) {
-            msgpack_pack_bin (&packer, zchunk_size (image));
-            msgpack_pack_bin_body (&packer, zchunk_data (image),
-                                   zchunk_size (image));
-            image = (zchunk_t *) zlistx_next (self->images);
-        }
+        s_pack_images (&packer, self->images);
         s_pack_str (&packer, self->form);
         s_pack_str (&packer, self->file_lib);
     }
@@ -501,6 +581,19 @@ ds_proto_encode (ds_proto_t *self)
         s_pack_str (&packer, self->error_code);
         s_pack_str (&packer, self->error_text);
     }
+    if (self->type == DS_PROTO_SUBMIT) {
+        s_pack_str (&packer, self->task_type);
+        msgpack_pack_uint32 (&packer, (uint32_t) self->priority);
+        s_pack_images (&packer, self->images);
+        s_pack_str (&packer, self->form);
+        s_pack_str (&packer, self->file_lib);
+    }
+    if (self->type == DS_PROTO_REPLY) {
+        msgpack_pack_uint32 (&packer, (uint32_t) self->status_code);
+        s_pack_str (&packer, self->result);
+    }
+    if (self->type == DS_PROTO_STATUS || self->type == DS_PROTO_CANCEL)
+        s_pack_str (&packer, self->task_id);
     if (self->type == DS_PROTO_STATE) {
         s_pack_str (&packer, self->status);
         msgpack_pack_uint32 (&packer, (uint32_t) self->attempt);
@@ -581,6 +674,14 @@ ds_proto_type_name (ds_proto_t *self)
             return "EVENT";
         case DS_PROTO_STATE:
             return "STATE";
+        case DS_PROTO_SUBMIT:
+            return "SUBMIT";
+        case DS_PROTO_REPLY:
+            return "REPLY";
+        case DS_PROTO_STATUS:
+            return "STATUS";
+        case DS_PROTO_CANCEL:
+            return "CANCEL";
         default:
             return "UNKNOWN";
     }
@@ -738,6 +839,31 @@ ds_proto_set_error (ds_proto_t *self, const char *code, const char *text)
 }
 
 const char *
+ds_proto_request_id (ds_proto_t *self)
+{
+    return self->request_id ? self->request_id : "";
+}
+
+void
+ds_proto_set_request_id (ds_proto_t *self, const char *request_id)
+{
+    s_set (&self->request_id, request_id);
+}
+
+int
+ds_proto_status_code (ds_proto_t *self)
+{
+    return self->status_code;
+}
+
+void
+ds_proto_set_status_code (ds_proto_t *self, int status_code)
+{
+    assert (status_code >= 0 && status_code <= 999);
+    self->status_code = status_code;
+}
+
+const char *
 ds_proto_status (ds_proto_t *self)
 {
     return self->status ? self->status : "";
@@ -853,6 +979,37 @@ ds_proto_test (bool verbose)
     assert (streq (ds_proto_error_code (copy), "OCR_FAILED"));
     assert (streq (ds_proto_error_text (copy), "page 2 is not an image"));
     assert (streq (ds_proto_result (copy), ""));
+
+    //  Front door: SUBMIT and REPLY round trip
+    ds_proto_t *submit = ds_proto_new (DS_PROTO_SUBMIT);
+    ds_proto_set_request_id (submit, "r1");
+    ds_proto_set_task_type (submit, "document");
+    ds_proto_set_priority (submit, 3);
+    ds_proto_add_image (submit, "\x89PNG", 4);
+    zframe_t *submit_frame = ds_proto_encode (submit);
+    ds_proto_t *submit_copy = ds_proto_new (0);
+    assert (ds_proto_decode (submit_copy, zframe_data (submit_frame),
+                             zframe_size (submit_frame))
+            == 0);
+    assert (ds_proto_type (submit_copy) == DS_PROTO_SUBMIT);
+    assert (streq (ds_proto_request_id (submit_copy), "r1"));
+    assert (ds_proto_images (submit_copy) == 1);
+    assert (ds_proto_priority (submit_copy) == 3);
+    zframe_destroy (&submit_frame);
+    ds_proto_destroy (&submit);
+    submit = ds_proto_new (DS_PROTO_REPLY);
+    ds_proto_set_request_id (submit, "r1");
+    ds_proto_set_status_code (submit, 202);
+    ds_proto_set_result (submit, "{\"task_id\":\"x\"}");
+    submit_frame = ds_proto_encode (submit);
+    assert (ds_proto_decode (submit_copy, zframe_data (submit_frame),
+                             zframe_size (submit_frame))
+            == 0);
+    assert (ds_proto_status_code (submit_copy) == 202);
+    assert (streq (ds_proto_result (submit_copy), "{\"task_id\":\"x\"}"));
+    zframe_destroy (&submit_frame);
+    ds_proto_destroy (&submit);
+    ds_proto_destroy (&submit_copy);
 
     //  STATE round trip
     ds_proto_t *state = ds_proto_new (DS_PROTO_STATE);
