@@ -9,7 +9,7 @@ PACKAGES=(
     libcurl4-openssl-dev libsqlite3-dev libmicrohttpd-dev libjansson-dev
     libtesseract-dev libleptonica-dev tesseract-ocr tesseract-ocr-eng
     imagemagick fonts-dejavu-core
-    python3 python3-msgpack sqlite3 curl valgrind clang clang-format
+    python3 python3-msgpack python3-zmq sqlite3 curl valgrind clang clang-format
 )
 
 missing=()

@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""docusnap's ZMQ client: submit tasks, read their status, cancel them, and
+wait for their end on the event stream, over the wire protocol of
+docs/PROTOCOL.md (msgpack over ZeroMQ). Needs Debian's python3-zmq and
+python3-msgpack.
+
+    client = Client("tcp://127.0.0.1:5564", "tcp://127.0.0.1:5563")
+    task_id = client.submit("document", images=[open("page.png", "rb").read()])
+    status = client.wait(task_id)          # the final status, result included
+"""
+
+import json
+import uuid
+
+import msgpack
+import zmq
+
+VERSION = 1
+SUBMIT, REPLY, STATUS, CANCEL, STATE = 5, 6, 7, 8, 4
+TERMINAL = ("completed", "error", "cancelled")
+
+
+class DocusnapError(Exception):
+    """A request the gateway refused: HTTP-style status, code, message."""
+
+    def __init__(self, status, code, message):
+        super().__init__("%d %s: %s" % (status, code, message))
+        self.status, self.code, self.message = status, code, message
+
+
+class Client:
+    """One DEALER to the gateway's front door, and a SUB to the sink's
+    state stream (optional; needed for wait)."""
+
+    def __init__(self, front, publish=None, timeout_ms=30000):
+        self.context = zmq.Context.instance()
+        self.timeout_ms = timeout_ms
+        self.dealer = self.context.socket(zmq.DEALER)
+        self.dealer.setsockopt(zmq.LINGER, 0)
+        self.dealer.connect(front)
+        self.states = None
+        if publish:
+            self.states = self.context.socket(zmq.SUB)
+            self.states.setsockopt(zmq.LINGER, 0)
+            self.states.connect(publish)
+
+    def close(self):
+        self.dealer.close()
+        if self.states:
+            self.states.close()
+
+    def _request(self, message):
+        request_id = str(uuid.uuid4())
+        frame = msgpack.packb([VERSION, message[0], request_id] + message[1:],
+                              use_bin_type=True)
+        self.dealer.send(frame)
+        while True:
+            if not self.dealer.poll(self.timeout_ms):
+                raise TimeoutError("no reply from the gateway")
+            reply = msgpack.unpackb(self.dealer.recv(), raw=False)
+            if reply[0] != VERSION or reply[1] != REPLY:
+                raise ValueError("not a REPLY: %r" % reply[:2])
+            if reply[2] == request_id:
+                break               # an earlier request's late reply is dropped
+        status, body = reply[3], json.loads(reply[4])
+        if status >= 400:
+            error = body.get("error", {})
+            raise DocusnapError(status, error.get("code", ""),
+                                error.get("message", ""))
+        return body
+
+    def submit(self, task_type, images=(), form=None, file_lib=None,
+               priority=5):
+        """Submit a task; returns its id once it is stored."""
+        body = self._request([SUBMIT, task_type, priority,
+                              [bytes(image) for image in images],
+                              json.dumps(form) if form is not None else "",
+                              json.dumps(file_lib) if file_lib is not None else ""])
+        return body["task_id"]
+
+    def status(self, task_id):
+        """The task's status, as GET /api/task_status answers it."""
+        return self._request([STATUS, task_id])
+
+    def cancel(self, task_id):
+        """Cancel a pending or running task."""
+        return self._request([CANCEL, task_id])
+
+    def wait(self, task_id, timeout_ms=120000):
+        """Wait for the task's terminal state on the event stream, then
+        return its full status."""
+        assert self.states, "wait needs the publish endpoint"
+        self.states.setsockopt_string(zmq.SUBSCRIBE, task_id)
+        try:
+            # It may have ended before we subscribed: ask once
+            status = self.status(task_id)
+            while status["status"] not in TERMINAL:
+                if not self.states.poll(timeout_ms):
+                    raise TimeoutError("task %s did not end" % task_id)
+                topic, frame = self.states.recv_multipart()
+                state = msgpack.unpackb(frame, raw=False)
+                if state[1] == STATE and state[3] in TERMINAL:
+                    status = self.status(task_id)
+            return status
+        finally:
+            self.states.setsockopt_string(zmq.UNSUBSCRIBE, task_id)
