@@ -19,12 +19,14 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     if (ds_proto_decode (message, data, size) == 0) {
         //  What decodes must encode again and decode to the same thing
         assert (ds_proto_type (message) >= DS_PROTO_QUEUE
-                && ds_proto_type (message) <= DS_PROTO_EVENT);
+                && ds_proto_type (message) <= DS_PROTO_CANCEL);
         zframe_t *frame = ds_proto_encode (message);
         ds_proto_t *copy = ds_proto_new (0);
         assert (ds_proto_decode (copy, zframe_data (frame), zframe_size (frame))
                 == 0);
         assert (streq (ds_proto_task_id (copy), ds_proto_task_id (message)));
+        assert (
+            streq (ds_proto_request_id (copy), ds_proto_request_id (message)));
         assert (ds_proto_images (copy) == ds_proto_images (message));
         ds_proto_destroy (&copy);
         zframe_destroy (&frame);
