@@ -40,6 +40,9 @@ ds_launcher_add_arg (ds_launcher_t *self, const char *role, const char *arg);
 //  needs is ready. Returns 0, or -1 (logged) if one did not come up.
 int ds_launcher_start (ds_launcher_t *self, int workers);
 
+//  Start one more worker, wired to the running services. Returns 0 or -1.
+int ds_launcher_start_worker (ds_launcher_t *self);
+
 //  The gateway's URL, or an endpoint by its ready-file name ("events",
 //  "publish", "queue", "dispatch"); NULL if not known.
 const char *ds_launcher_url (ds_launcher_t *self);

@@ -300,17 +300,34 @@ ds_launcher_start (ds_launcher_t *self, int workers)
     if (s_start (self, gateway))
         return -1;
 
-    for (int worker_nbr = 1; worker_nbr <= workers; worker_nbr++) {
-        char *name = zsys_sprintf ("worker-%d", worker_nbr);
-        service_t *worker = s_define (self, "worker", name);
-        zstr_free (&name);
-        s_arg (worker, "--dispatch-endpoint=%s", dispatch);
-        s_arg (worker, "--events-endpoint=%s", events);
-        s_arg (worker, "--publish-endpoint=%s", publish);
-        if (s_start (self, worker))
+    for (int worker_nbr = 1; worker_nbr <= workers; worker_nbr++)
+        if (ds_launcher_start_worker (self))
             return -1;
-    }
     return 0;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Start one more worker
+
+int
+ds_launcher_start_worker (ds_launcher_t *self)
+{
+    const char *dispatch = ds_launcher_endpoint (self, "dispatch");
+    const char *events = ds_launcher_endpoint (self, "events");
+    const char *publish = ds_launcher_endpoint (self, "publish");
+    if (!dispatch || !events || !publish || self->count >= DS_LAUNCHER_MAX)
+        return -1;
+    int workers = 0;
+    for (int index = 0; index < self->count; index++)
+        workers += strncmp (self->services [index].name, "worker-", 7) == 0;
+    char *name = zsys_sprintf ("worker-%d", workers + 1);
+    service_t *worker = s_define (self, "worker", name);
+    zstr_free (&name);
+    s_arg (worker, "--dispatch-endpoint=%s", dispatch);
+    s_arg (worker, "--events-endpoint=%s", events);
+    s_arg (worker, "--publish-endpoint=%s", publish);
+    return s_start (self, worker);
 }
 
 
