@@ -168,19 +168,38 @@ s_submit (gateway_t *self,
         return s_error_json (self, channel, ds_submission_code (submission),
                              ds_submission_message (submission));
     }
+    //  The same idempotency key again: the task it made, stored nothing new
+    const char *key = ds_submission_idempotency_key (submission);
+    char *existing = key ? ds_store_task_by_key (channel->store, key) : NULL;
+    if (existing) {
+        zsys_info ("ds_gateway: REPLAYED task=%s (idempotency key)", existing);
+        *status = MHD_HTTP_ACCEPTED;
+        *task_id = existing;
+        return json_pack ("{s:s, s:s}", "task_id", existing, "status",
+                          "pending");
+    }
     //  Backpressure: past the queue bound, store nothing
     if (s_queue_full (self, channel, message, sizeof (message))) {
         *status = MHD_HTTP_SERVICE_UNAVAILABLE;
         return s_error_json (self, channel, "QUEUE_FULL", message);
     }
     char *id = ds_util_uuid ();
-    if (ds_store_insert_task (channel->store, id,
-                              ds_submission_task_type (submission),
-                              ds_submission_priority (submission),
-                              ds_submission_images (submission),
-                              ds_submission_image_count (submission),
-                              ds_submission_form (submission),
-                              ds_submission_file_lib (submission))) {
+    if (ds_store_insert_keyed (channel->store, id,
+                               ds_submission_task_type (submission),
+                               ds_submission_priority (submission),
+                               ds_submission_images (submission),
+                               ds_submission_image_count (submission),
+                               ds_submission_form (submission),
+                               ds_submission_file_lib (submission), key)) {
+        //  Another request with the same key won the race: its task
+        existing = key ? ds_store_task_by_key (channel->store, key) : NULL;
+        if (existing) {
+            zstr_free (&id);
+            *status = MHD_HTTP_ACCEPTED;
+            *task_id = existing;
+            return json_pack ("{s:s, s:s}", "task_id", existing, "status",
+                              "pending");
+        }
         zsys_error ("ds_gateway: STORE-FAIL error=%s",
                     ds_store_error (channel->store));
         zstr_free (&id);
@@ -455,6 +474,10 @@ s_begin_post (gateway_t *self,
     request_t *request = (request_t *) zmalloc (sizeof (request_t));
     assert (request);
     request->submission = ds_submission_new (task_type, &self->limits);
+    const char *key = MHD_lookup_connection_value (connection, MHD_HEADER_KIND,
+                                                   "Idempotency-Key");
+    if (key)
+        ds_submission_set_idempotency_key (request->submission, key);
     if (multipart) {
         request->post = MHD_create_post_processor (
             connection, GATEWAY_POST_BUFFER, s_post_iterator, request);
@@ -701,6 +724,9 @@ s_front_submission (gateway_t *self, ds_proto_t *request)
         ds_submission_set_field (submission, "file_lib",
                                  ds_proto_file_lib (request),
                                  strlen (ds_proto_file_lib (request)));
+    if (*ds_proto_idempotency_key (request))
+        ds_submission_set_idempotency_key (submission,
+                                           ds_proto_idempotency_key (request));
     for (size_t image_nbr = 0; image_nbr < ds_proto_images (request);
          image_nbr++) {
         zchunk_t *image = ds_proto_image (request, image_nbr);

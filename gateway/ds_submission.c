@@ -24,6 +24,7 @@ struct _ds_submission_t {
     size_t image_count;                      //  images held
     char *form;                              //  form JSON text, or NULL
     char *file_lib;                          //  file library JSON text, or NULL
+    char *idempotency_key;                   //  client's key, or NULL
     int status;        //  HTTP status of the rejection, 0 if none
     const char *code;  //  stable error code
     char message [SUBMISSION_MESSAGE_MAX];  //  human message
@@ -67,6 +68,7 @@ ds_submission_destroy (ds_submission_t **self_p)
             zchunk_destroy (&self->images [image_nbr]);
         zstr_free (&self->form);
         zstr_free (&self->file_lib);
+        zstr_free (&self->idempotency_key);
         zstr_free (&self->task_type);
         free (self);
         *self_p = NULL;
@@ -356,6 +358,34 @@ ds_submission_set_field (ds_submission_t *self,
 
 
 //  --------------------------------------------------------------------------
+//  Set the idempotency key: 1 to 128 printable ASCII characters
+
+int
+ds_submission_set_idempotency_key (ds_submission_t *self, const char *key)
+{
+    size_t length = strlen (key);
+    bool valid = length >= 1 && length <= DS_SUBMISSION_MAX_KEY;
+    for (const char *scan = key; valid && *scan; scan++)
+        valid = *scan > ' ' && *scan < 127;
+    if (!valid)
+        return ds_submission_reject (
+            self, 400, "BAD_IDEMPOTENCY_KEY",
+            "an idempotency key is 1 to %d printable ASCII characters",
+            DS_SUBMISSION_MAX_KEY);
+    zstr_free (&self->idempotency_key);
+    self->idempotency_key = strdup (key);
+    return 0;
+}
+
+
+const char *
+ds_submission_idempotency_key (ds_submission_t *self)
+{
+    return self->idempotency_key;
+}
+
+
+//  --------------------------------------------------------------------------
 //  Final checks
 
 int
@@ -539,6 +569,12 @@ ds_submission_test (bool verbose)
     assert (ds_submission_add_image (submission, bytes, size) == -1);
     assert (streq (ds_submission_code (submission), "IMAGE_TOO_LARGE"));
     lept_free (bytes);
+    ds_submission_destroy (&submission);  //  Idempotency keys
+    submission = ds_submission_new ("document", &limits);
+    assert (ds_submission_set_idempotency_key (submission, "app-1/42") == 0);
+    assert (streq (ds_submission_idempotency_key (submission), "app-1/42"));
+    assert (ds_submission_set_idempotency_key (submission, "has space") == -1);
+    assert (streq (ds_submission_code (submission), "BAD_IDEMPOTENCY_KEY"));
     ds_submission_destroy (&submission);
 
     //  Multipart fields

@@ -23,6 +23,7 @@ typedef struct {
 
 #define DS_SUBMISSION_MAX_FIELDS 500              //  form fields to fill
 #define DS_SUBMISSION_MAX_JSON (8 * 1024 * 1024)  //  form or file_lib text
+#define DS_SUBMISSION_MAX_KEY 128                 //  idempotency key
 
 #ifdef __cplusplus
 extern "C" {
@@ -54,6 +55,13 @@ int ds_submission_set_field (ds_submission_t *self,
                              const char *name,
                              const char *value,
                              size_t size);
+
+//  Set the client's idempotency key (HTTP Idempotency-Key, SUBMIT field 8):
+//  the same key again returns the first task. Returns 0 or -1.
+int ds_submission_set_idempotency_key (ds_submission_t *self, const char *key);
+
+//  The idempotency key, or NULL
+const char *ds_submission_idempotency_key (ds_submission_t *self);
 
 //  Final checks once every part is in (images present, form present).
 //  Returns 0 if the submission can be stored, else -1.

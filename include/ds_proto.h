@@ -72,8 +72,9 @@
         3 task_type   str                  3 status      uint  HTTP status
         4 priority    uint 0..9            4 body        str   JSON text, as
         5 images      array of bin                             HTTP answers
-        6 form        str  JSON or ""
-        7 file_lib    str  JSON or ""
+        6 form        str  JSON or ""        7 file_lib    str  JSON or ""
+        8 idempotency_key str <= 128, "" for none (optional: a SUBMIT
+                          of 8 fields has none)
     STATUS (type 7), CANCEL (type 8)
         2 request_id  str
         3 task_id     str
@@ -167,6 +168,10 @@ void ds_proto_set_result (ds_proto_t *self, const char *result);
 const char *ds_proto_error_code (ds_proto_t *self);
 const char *ds_proto_error_text (ds_proto_t *self);
 void ds_proto_set_error (ds_proto_t *self, const char *code, const char *text);
+
+//  Front door: a SUBMIT's idempotency key ("" for none)
+const char *ds_proto_idempotency_key (ds_proto_t *self);
+void ds_proto_set_idempotency_key (ds_proto_t *self, const char *key);
 
 //  Front door: the client's request id, and a REPLY's HTTP-style status
 const char *ds_proto_request_id (ds_proto_t *self);

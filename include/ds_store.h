@@ -13,7 +13,7 @@
 #ifndef DS_STORE_H_INCLUDED
 #define DS_STORE_H_INCLUDED
 
-#define DS_STORE_SCHEMA_VERSION 1
+#define DS_STORE_SCHEMA_VERSION 2
 
 #ifdef __cplusplus
 extern "C" {
@@ -45,6 +45,22 @@ int ds_store_insert_task (ds_store_t *self,
                           size_t count,
                           const char *form,
                           const char *file_lib);
+
+//  The same, with an idempotency key (NULL for none): a second insert with
+//  a key already stored fails (-1) and stores nothing.
+int ds_store_insert_keyed (ds_store_t *self,
+                           const char *task_id,
+                           const char *task_type,
+                           int priority,
+                           zchunk_t **images,
+                           size_t count,
+                           const char *form,
+                           const char *file_lib,
+                           const char *idempotency_key);
+
+//  The id of the task stored under an idempotency key, as a new string,
+//  or NULL if there is none.
+char *ds_store_task_by_key (ds_store_t *self, const char *idempotency_key);
 
 //  Status of a task as a new JSON object the caller owns, in the shape of
 //  GET /api/task_status, or NULL if there is no such task.

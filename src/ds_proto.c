@@ -17,7 +17,7 @@
 #define PROTO_FIELDS_TASK 9
 #define PROTO_FIELDS_EVENT 10
 #define PROTO_FIELDS_STATE 8
-#define PROTO_FIELDS_SUBMIT 8
+#define PROTO_FIELDS_SUBMIT 8  //  at least; 9 with the idempotency key
 #define PROTO_FIELDS_REPLY 5
 #define PROTO_FIELDS_STATUS 4
 #define PROTO_FIELDS_CANCEL 4
@@ -43,6 +43,8 @@ struct _ds_proto_t {
     char *status;                    //  task status (STATE)
     char *request_id;                //  client's request id (front door)
     int status_code;                 //  HTTP-style status (REPLY)
+    char *idempotency_key;           //  client's key (SUBMIT), may be ""
+    uint32_t fields;                 //  fields in the decoded frame
     char reason [PROTO_REASON_MAX];  //  why the last decode failed
 };
 
@@ -85,6 +87,7 @@ s_proto_clear (ds_proto_t *self)
     zstr_free (&self->error_text);
     zstr_free (&self->status);
     zstr_free (&self->request_id);
+    zstr_free (&self->idempotency_key);
     self->status_code = 0;
     zlistx_purge (self->images);
     self->priority = 0;
@@ -350,6 +353,11 @@ s_decode_front (ds_proto_t *self, msgpack_object *field)
             || s_get_str (self, &field [7], "file_lib", DS_PROTO_MAX_TEXT,
                           &self->file_lib))
             return -1;
+        //  Field 8 came later: a SUBMIT of 8 fields has no key
+        if (self->fields > 8
+            && s_get_str (self, &field [8], "idempotency_key",
+                          DS_PROTO_MAX_NAME, &self->idempotency_key))
+            return -1;
     }
     else if (self->type == DS_PROTO_REPLY) {
         if (s_get_uint (self, &field [3], "status", 999, &value))
@@ -493,8 +501,10 @@ ds_proto_decode (ds_proto_t *self, const void *data, size_t size)
                 s_reject (self, "v%" PRIu64 " %s needs %zu fields, got %u",
                           version, ds_proto_type_name (self), needed,
                           root->via.array.size);
-            else
+            else {
+                self->fields = root->via.array.size;
                 rc = s_decode_fields (self, field);
+            }
         }
     }
     msgpack_unpacked_destroy (&unpacked);
@@ -552,7 +562,7 @@ ds_proto_encode (ds_proto_t *self)
                     : self->type == DS_PROTO_TASK   ? PROTO_FIELDS_TASK
                     : self->type == DS_PROTO_EVENT  ? PROTO_FIELDS_EVENT
                     : self->type == DS_PROTO_STATE  ? PROTO_FIELDS_STATE
-                    : self->type == DS_PROTO_SUBMIT ? PROTO_FIELDS_SUBMIT
+                    : self->type == DS_PROTO_SUBMIT ? PROTO_FIELDS_SUBMIT + 1
                     : self->type == DS_PROTO_REPLY  ? PROTO_FIELDS_REPLY
                                                     : PROTO_FIELDS_STATUS;
     msgpack_pack_array (&packer, fields);
@@ -587,6 +597,7 @@ ds_proto_encode (ds_proto_t *self)
         s_pack_images (&packer, self->images);
         s_pack_str (&packer, self->form);
         s_pack_str (&packer, self->file_lib);
+        s_pack_str (&packer, self->idempotency_key);
     }
     if (self->type == DS_PROTO_REPLY) {
         msgpack_pack_uint32 (&packer, (uint32_t) self->status_code);
@@ -836,6 +847,18 @@ ds_proto_set_error (ds_proto_t *self, const char *code, const char *text)
 {
     s_set (&self->error_code, code);
     s_set (&self->error_text, text);
+}
+
+const char *
+ds_proto_idempotency_key (ds_proto_t *self)
+{
+    return self->idempotency_key ? self->idempotency_key : "";
+}
+
+void
+ds_proto_set_idempotency_key (ds_proto_t *self, const char *key)
+{
+    s_set (&self->idempotency_key, key);
 }
 
 const char *

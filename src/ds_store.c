@@ -32,7 +32,8 @@ static const char *s_schema =
     "  error_message TEXT,"
     "  content_hash TEXT,"
     "  form TEXT,"
-    "  file_lib TEXT);"
+    "  file_lib TEXT,"
+    "  idempotency_key TEXT);"
     "CREATE INDEX IF NOT EXISTS tasks_status ON tasks (status, created_at);"
     "CREATE TABLE IF NOT EXISTS task_images ("
     "  task_id TEXT NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,"
@@ -53,6 +54,7 @@ enum {
     STMT_COMPLETED,
     STMT_FAILED,
     STMT_CANCEL,
+    STMT_BY_KEY,
     STMT_HEARTBEAT,
     STMT_STATE,
     STMT_PROCESSING,
@@ -68,8 +70,8 @@ enum {
 
 static const char *s_statements [STMT_TOTAL] = {
     "INSERT INTO tasks (id, type, status, priority, created_at, updated_at,"
-    " content_hash, form, file_lib) VALUES (?1, ?2, 'pending', ?3, ?4, ?4,"
-    " ?5, ?6, ?7)",
+    " content_hash, form, file_lib, idempotency_key) VALUES (?1, ?2,"
+    " 'pending', ?3, ?4, ?4, ?5, ?6, ?7, ?8)",
     "INSERT INTO task_images (task_id, page, data) VALUES (?1, ?2, ?3)",
     "SELECT id, type, status, priority, attempts, created_at, updated_at,"
     " started_at, finished_at, worker, result, error_code, error_message"
@@ -89,6 +91,7 @@ static const char *s_statements [STMT_TOTAL] = {
     " error_message = ?6 WHERE id = ?1 AND " GUARD,
     "UPDATE tasks SET status = 'cancelled', finished_at = ?2, updated_at = ?2"
     " WHERE id = ?1 AND " GUARD,
+    "SELECT id FROM tasks WHERE idempotency_key = ?1",
     //  A heartbeat for a task still pending means its STARTED was lost
     //  (a sink that died before committing it): it counts as the start
     "UPDATE tasks SET status = 'processing', started_at = COALESCE"
@@ -137,6 +140,10 @@ ds_store_new (const char *path)
                            "PRAGMA foreign_keys = ON;",
                            NULL, NULL, NULL);
     }
+    //  Schema and migrations in one write transaction: services that open
+    //  the file at the same moment take turns
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec (self->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_exec (self->db, s_schema, NULL, NULL, NULL);
     int version = 0;
@@ -151,12 +158,36 @@ ds_store_new (const char *path)
     if (rc == SQLITE_OK && version > DS_STORE_SCHEMA_VERSION) {
         zsys_error ("ds_store: SCHEMA-NEWER path=%s version=%d supported=%d",
                     path, version, DS_STORE_SCHEMA_VERSION);
+        sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
         ds_store_destroy (&self);
         return NULL;
     }
+    //  Version 2: idempotency keys (a version 1 file gains the column)
+    if (rc == SQLITE_OK && version < 2) {
+        sqlite3_stmt *probe = NULL;
+        if (sqlite3_prepare_v2 (self->db,
+                                "SELECT idempotency_key FROM tasks LIMIT 0", -1,
+                                &probe, NULL)
+            != SQLITE_OK)
+            rc = sqlite3_exec (self->db,
+                               "ALTER TABLE tasks ADD COLUMN idempotency_key "
+                               "TEXT",
+                               NULL, NULL, NULL);
+        sqlite3_finalize (probe);
+    }
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec (self->db,
+                           "CREATE UNIQUE INDEX IF NOT EXISTS tasks_idempotency"
+                           " ON tasks (idempotency_key)"
+                           " WHERE idempotency_key IS NOT NULL",
+                           NULL, NULL, NULL);
     if (rc == SQLITE_OK && version < DS_STORE_SCHEMA_VERSION)
-        rc = sqlite3_exec (self->db, "PRAGMA user_version = 1", NULL, NULL,
+        rc = sqlite3_exec (self->db, "PRAGMA user_version = 2", NULL, NULL,
                            NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec (self->db, "COMMIT", NULL, NULL, NULL);
+    else if (self->db)
+        sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
     for (int stmt_nbr = 0; stmt_nbr < STMT_TOTAL && rc == SQLITE_OK; stmt_nbr++)
         rc = sqlite3_prepare_v3 (self->db, s_statements [stmt_nbr], -1,
                                  SQLITE_PREPARE_PERSISTENT,
@@ -258,6 +289,25 @@ ds_store_insert_task (ds_store_t *self,
                       const char *form,
                       const char *file_lib)
 {
+    return ds_store_insert_keyed (self, task_id, task_type, priority, images,
+                                  count, form, file_lib, NULL);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Insert a task with an idempotency key
+
+int
+ds_store_insert_keyed (ds_store_t *self,
+                       const char *task_id,
+                       const char *task_type,
+                       int priority,
+                       zchunk_t **images,
+                       size_t count,
+                       const char *form,
+                       const char *file_lib,
+                       const char *idempotency_key)
+{
     assert (self);
     //  Content hash: SHA-256 over the hashes of each input, in order
     EVP_MD_CTX *context = EVP_MD_CTX_new ();
@@ -288,6 +338,7 @@ ds_store_insert_task (ds_store_t *self,
     sqlite3_bind_text (stmt, 5, digest, -1, SQLITE_STATIC);
     s_bind_text (stmt, 6, form);
     s_bind_text (stmt, 7, file_lib);
+    s_bind_text (stmt, 8, idempotency_key);
     int rc = s_exec (self, stmt);
     stmt = self->stmt [STMT_INSERT_IMAGE];
     for (size_t image_nbr = 0; image_nbr < count && rc == 0; image_nbr++) {
@@ -544,6 +595,23 @@ ds_store_cancel (ds_store_t *self, const char *task_id)
 
 
 //  --------------------------------------------------------------------------
+//  The task stored under an idempotency key
+
+char *
+ds_store_task_by_key (ds_store_t *self, const char *idempotency_key)
+{
+    sqlite3_stmt *stmt = self->stmt [STMT_BY_KEY];
+    sqlite3_bind_text (stmt, 1, idempotency_key, -1, SQLITE_STATIC);
+    char *task_id = NULL;
+    if (sqlite3_step (stmt) == SQLITE_ROW)
+        task_id = strdup ((const char *) sqlite3_column_text (stmt, 0));
+    sqlite3_reset (stmt);
+    sqlite3_clear_bindings (stmt);
+    return task_id;
+}
+
+
+//  --------------------------------------------------------------------------
 //  A task's status, error code and attempts
 
 char *
@@ -774,8 +842,23 @@ ds_store_test (bool verbose)
     assert (streq (ds_proto_worker (held), "w2"));
     zlistx_destroy (&processing);
 
+    //  Idempotency keys: a second task with the same key is refused
+    images [0] = zchunk_new ("k", 1);
+    assert (ds_store_insert_keyed (store, "keyed", "document", 5, images, 1,
+                                   NULL, NULL, "client-7/req-1")
+            == 0);
+    assert (ds_store_insert_keyed (store, "keyed-2", "document", 5, images, 1,
+                                   NULL, NULL, "client-7/req-1")
+            == -1);
+    zchunk_destroy (&images [0]);
+    char *found = ds_store_task_by_key (store, "client-7/req-1");
+    assert (found && streq (found, "keyed"));
+    zstr_free (&found);
+    assert (ds_store_task_by_key (store, "client-7/req-2") == NULL);
+    assert (ds_store_cancel (store, "keyed") == 1);
+
     //  Expiry removes ended tasks only, images with them
-    assert (ds_store_expire (store, ds_util_now_ms () + 1000) == 2);
+    assert (ds_store_expire (store, ds_util_now_ms () + 1000) == 3);
     assert (ds_store_count (store, NULL) == 1);
 
     ds_store_destroy (&sink);

@@ -173,6 +173,44 @@ main (void)
     json_decref (status);
     zstr_free (&task_id);
 
+    //  Idempotency: the same key returns the same task, stores nothing new
+    const char *filling = "{\"form\": {\"fields\": [\"Name\"]}}";
+    char *submit_url = zsys_sprintf ("%s/api/process_form_filling",
+                                     th_harness_url (s_harness));
+    char *first = NULL, *second = NULL;
+    TH_CHECK (th_http_header ("POST", submit_url, JSON,
+                              "Idempotency-Key: app-1/order-77", filling,
+                              strlen (filling), &first)
+                  == 202,
+              "first keyed submit");
+    ds_store_t *counter = ds_store_new (th_harness_db (s_harness));
+    int64_t stored = ds_store_count (counter, NULL);
+    TH_CHECK (th_http_header ("POST", submit_url, JSON,
+                              "Idempotency-Key: app-1/order-77", filling,
+                              strlen (filling), &second)
+                  == 202,
+              "second keyed submit");
+    TH_CHECK (streq (first, second), "same task: %s %s", first, second);
+    TH_CHECK (ds_store_count (counter, NULL) == stored, "nothing new stored");
+    zstr_free (&second);
+    TH_CHECK (th_http_header ("POST", submit_url, JSON,
+                              "Idempotency-Key: app-1/order-78", filling,
+                              strlen (filling), &second)
+                      == 202
+                  && !streq (first, second),
+              "another key, another task");
+    zstr_free (&second);
+    TH_CHECK (th_http_header ("POST", submit_url, JSON,
+                              "Idempotency-Key: has space", filling,
+                              strlen (filling), &second)
+                      == 400
+                  && strstr (second, "BAD_IDEMPOTENCY_KEY"),
+              "bad key: %s", second);
+    zstr_free (&second);
+    zstr_free (&first);
+    zstr_free (&submit_url);
+    ds_store_destroy (&counter);
+
     //  healthz
     char *url = zsys_sprintf ("%s/healthz", th_harness_url (s_harness));
     char *response = NULL;

@@ -42,6 +42,15 @@ def main():
     field = status["result"]["fields"]["Full Name"]
     assert field["value"] == "Ada" and field["source"]["resource_id"] == "p"
 
+    # Idempotency: the same key returns the same task
+    again = client.submit(
+        "form_filling", form={"fields": ["Full Name"]},
+        idempotency_key="python-test/1")
+    assert client.submit("form_filling", form={"fields": ["Other"]},
+                         idempotency_key="python-test/1") == again
+    assert client.submit("form_filling", form={"fields": ["Full Name"]},
+                         idempotency_key="python-test/2") != again
+
     # The same validation as HTTP
     for task_type, kwargs, code in (
             ("document", {}, "NO_IMAGES"),

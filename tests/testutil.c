@@ -165,15 +165,34 @@ th_http (const char *method,
          size_t size,
          char **response)
 {
+    return th_http_header (method, url, content_type, NULL, body, size,
+                           response);
+}
+
+
+//  --------------------------------------------------------------------------
+//  An HTTP request with one extra header ("Name: value", or NULL)
+
+long
+th_http_header (const char *method,
+                const char *url,
+                const char *content_type,
+                const char *header,
+                const void *body,
+                size_t size,
+                char **response)
+{
     CURL *curl = curl_easy_init ();
     curl_easy_setopt (curl, CURLOPT_URL, url);
     curl_easy_setopt (curl, CURLOPT_CUSTOMREQUEST, method);
     struct curl_slist *headers = NULL;
     if (content_type) {
-        char *header = zsys_sprintf ("Content-Type: %s", content_type);
-        headers = curl_slist_append (headers, header);
-        zstr_free (&header);
+        char *line = zsys_sprintf ("Content-Type: %s", content_type);
+        headers = curl_slist_append (headers, line);
+        zstr_free (&line);
     }
+    if (header)
+        headers = curl_slist_append (headers, header);
     headers = curl_slist_append (headers, "Expect:");
     curl_easy_setopt (curl, CURLOPT_HTTPHEADER, headers);
     if (body) {

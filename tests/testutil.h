@@ -55,6 +55,15 @@ long th_http (const char *method,
               size_t size,
               char **response);
 
+//  The same with one extra header line ("Name: value", or NULL)
+long th_http_header (const char *method,
+                     const char *url,
+                     const char *content_type,
+                     const char *header,
+                     const void *body,
+                     size_t size,
+                     char **response);
+
 //  POST multipart/form-data with the given files as "images" parts and
 //  optional extra text fields ("name=value", NULL-terminated).
 long th_http_multipart (const char *url,

@@ -70,12 +70,14 @@ class Client:
         return body
 
     def submit(self, task_type, images=(), form=None, file_lib=None,
-               priority=5):
-        """Submit a task; returns its id once it is stored."""
+               priority=5, idempotency_key=""):
+        """Submit a task; returns its id once it is stored. The same
+        idempotency key again returns the same task."""
         body = self._request([SUBMIT, task_type, priority,
                               [bytes(image) for image in images],
                               json.dumps(form) if form is not None else "",
-                              json.dumps(file_lib) if file_lib is not None else ""])
+                              json.dumps(file_lib) if file_lib is not None else "",
+                              idempotency_key])
         return body["task_id"]
 
     def status(self, task_id):
