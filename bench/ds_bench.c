@@ -28,7 +28,8 @@ typedef struct {
     const char *url;       //  gateway URL when not spawning
     const char *publish;   //  sink publish endpoint when not spawning
     bool spawn;            //  start our own pipeline
-    const char *via;       //  "http"
+    const char *via;       //  "http" or "zmq"
+    const char *front;     //  gateway front door when not spawning
     int tasks;             //  measured tasks
     int warmup;            //  tasks before measuring
     int concurrency;       //  closed loop: tasks outstanding
@@ -55,6 +56,9 @@ typedef struct {
     options_t *options;  //  what to do
     char *body;          //  request body of one task
     char *path;          //  /api/process_<type>
+    ds_proto_t *submit;  //  the same task as a SUBMIT (--via zmq)
+    zsock_t *dealer;     //  DEALER to the front door (--via zmq)
+    int64_t *sent_at;    //  mono us each SUBMIT was sent, by request
     int pages;           //  OCR pages per task
     CURLM *multi;        //  HTTP client
     zsock_t *states;     //  SUB to the sink
@@ -94,7 +98,10 @@ s_usage (void)
         "data)\n"
         "  --url URL               drive a running gateway instead\n"
         "  --publish ENDPOINT      its sink's publish endpoint (for latency)\n"
-        "  --via http              the way in (the ZMQ front door: issue 6)\n"
+        "  --via http|zmq          the way in: HTTP, or the ZMQ front door "
+        "[http]\n"
+        "  --front ENDPOINT        the running gateway's front door (--via "
+        "zmq)\n"
         "  --tasks N               measured tasks [200]\n"
         "  --warmup N              tasks before measuring [20]\n"
         "  --concurrency C         closed loop: C tasks outstanding [64]\n"
@@ -116,9 +123,15 @@ s_usage (void)
 static int
 s_options (options_t *options, int argc, char **argv)
 {
-    *options =
-        (options_t){"pipeline", NULL,   NULL, false, "http", 200,   20,   64,
-                    0,          "echo", 1,    0,     32,     false, false};
+    *options = (options_t){0};
+    options->role = "pipeline";
+    options->via = "http";
+    options->tasks = 200;
+    options->warmup = 20;
+    options->concurrency = 64;
+    options->workload = "echo";
+    options->workers = 1;
+    options->llm_max_inflight = 32;
     for (int arg_nbr = 1; arg_nbr < argc; arg_nbr++) {
         const char *arg = argv [arg_nbr];
         const char *value = arg_nbr + 1 < argc ? argv [arg_nbr + 1] : NULL;
@@ -146,6 +159,8 @@ s_options (options_t *options, int argc, char **argv)
             options->publish = value;
         else if (streq (arg, "--via"))
             options->via = value;
+        else if (streq (arg, "--front"))
+            options->front = value;
         else if (streq (arg, "--tasks"))
             options->tasks = atoi (value);
         else if (streq (arg, "--warmup"))
@@ -170,11 +185,12 @@ s_options (options_t *options, int argc, char **argv)
         if (takes)
             arg_nbr++;
     }
-    if (!streq (options->via, "http")) {
-        fprintf (stderr,
-                 "docusnap-bench: --via %s is not available yet; the "
-                 "ZMQ front door comes with issue 6\n",
-                 options->via);
+    if (!streq (options->via, "http") && !streq (options->via, "zmq")) {
+        fprintf (stderr, "docusnap-bench: --via is http or zmq\n");
+        return -1;
+    }
+    if (streq (options->via, "zmq") && !options->spawn && !options->front) {
+        fprintf (stderr, "docusnap-bench: --via zmq needs --front\n");
         return -1;
     }
     if (options->tasks < 1 || options->concurrency < 1 || options->workers < 1
@@ -243,6 +259,10 @@ s_workload (run_t *run)
             ds_util_base64_encode (zchunk_data (page), zchunk_size (page));
         run->body = zsys_sprintf ("{\"images\": [\"%s\"]}", encoded);
         zstr_free (&encoded);
+        run->submit = ds_proto_new (DS_PROTO_SUBMIT);
+        ds_proto_set_task_type (run->submit, "document");
+        ds_proto_add_image (run->submit, zchunk_data (page),
+                            zchunk_size (page));
         zchunk_destroy (&page);
         run->path = strdup ("/api/process_document");
         run->pages = 1;
@@ -254,10 +274,23 @@ s_workload (run_t *run)
             "{\"Full Name\": \"Maria Lopez\", \"Passport Number\": "
             "\"X1234567\"}}]}}");
         run->path = strdup ("/api/process_form_filling");
+        run->submit = ds_proto_new (DS_PROTO_SUBMIT);
+        ds_proto_set_task_type (run->submit, "form_filling");
+        json_t *body = json_loads (run->body, 0, NULL);
+        char *form = json_dumps (json_object_get (body, "form"), JSON_COMPACT);
+        char *file_lib =
+            json_dumps (json_object_get (body, "file_lib"), JSON_COMPACT);
+        ds_proto_set_form (run->submit, form);
+        ds_proto_set_file_lib (run->submit, file_lib);
+        free (form);
+        free (file_lib);
+        json_decref (body);
     }
     else {
         run->body = strdup ("{}");
         run->path = strdup ("/api/process_echo");
+        run->submit = ds_proto_new (DS_PROTO_SUBMIT);
+        ds_proto_set_task_type (run->submit, "echo");
     }
     return 0;
 }
@@ -401,6 +434,60 @@ s_progress (run_t *run, bool final)
 
 
 //  --------------------------------------------------------------------------
+//  ZMQ front door: one SUBMIT, request id = its submission number
+
+static void
+s_submit_zmq (run_t *run)
+{
+    char request_id [16];
+    snprintf (request_id, sizeof (request_id), "%d", run->submitted);
+    ds_proto_set_request_id (run->submit, request_id);
+    run->sent_at [run->submitted] = s_now_us ();
+    if (run->submitted == run->options->warmup)
+        run->start_us = run->sent_at [run->submitted];
+    ds_proto_send (run->submit, run->dealer);
+    run->submitted++;
+    run->inflight_http++;
+}
+
+
+//  --------------------------------------------------------------------------
+//  ZMQ front door: collect REPLYs
+
+static void
+s_collect_zmq (run_t *run)
+{
+    ds_proto_t *reply = ds_proto_new (0);
+    zmsg_t *msg;
+    while ((msg = zmsg_recv (run->dealer))) {  //  rcvtimeo is 0
+        zframe_t *frame = zmsg_first (msg);
+        if (ds_proto_decode (reply, zframe_data (frame), zframe_size (frame))
+                == 0
+            && ds_proto_type (reply) == DS_PROTO_REPLY) {
+            int request = atoi (ds_proto_request_id (reply));
+            json_t *body = ds_proto_status_code (reply) == 202
+                               ? json_loads (ds_proto_result (reply), 0, NULL)
+                               : NULL;
+            const char *task_id =
+                json_string_value (json_object_get (body, "task_id"));
+            if (task_id && request >= 0 && request < run->total) {
+                int index = run->accepted++;
+                run->timings [index].submitted = run->sent_at [request];
+                zhashx_insert (run->ids, task_id,
+                               (void *) (intptr_t) (index + 1));
+            }
+            else
+                run->refused++;
+            json_decref (body);
+            run->inflight_http--;
+        }
+        zmsg_destroy (&msg);
+    }
+    ds_proto_destroy (&reply);
+}
+
+
+//  --------------------------------------------------------------------------
 //  Drive the load: returns 0 when every task ended, -1 on timeout
 
 static int
@@ -419,19 +506,35 @@ s_drive (run_t *run, const char *base_url)
                 (int64_t) ((s_now_us () - open_start) / 1e6 * options->rate);
             while (run->submitted < run->total && run->submitted < due
                    && run->inflight_http < BENCH_HTTP_INFLIGHT)
-                s_submit (run, base_url);
+                if (run->dealer)
+                    s_submit_zmq (run);
+                else
+                    s_submit (run, base_url);
         }
         else
             while (run->submitted < run->total
                    && run->submitted - run->ended - run->refused
                           < options->concurrency)
-                s_submit (run, base_url);
-        int running = 0;
-        curl_multi_perform (run->multi, &running);
-        s_collect (run);
-        s_states (run);
-        //  Wait on HTTP sockets, or briefly for states
-        curl_multi_poll (run->multi, NULL, 0, 1, NULL);
+                if (run->dealer)
+                    s_submit_zmq (run);
+                else
+                    s_submit (run, base_url);
+        if (run->dealer) {
+            s_collect_zmq (run);
+            s_states (run);
+            zmq_pollitem_t items [] = {
+                {zsock_resolve (run->dealer), 0, ZMQ_POLLIN, 0},
+                {zsock_resolve (run->states), 0, ZMQ_POLLIN, 0}};
+            zmq_poll (items, 2, 1);
+        }
+        else {
+            int running = 0;
+            curl_multi_perform (run->multi, &running);
+            s_collect (run);
+            s_states (run);
+            //  Wait on HTTP sockets, or briefly for states
+            curl_multi_poll (run->multi, NULL, 0, 1, NULL);
+        }
         if (zclock_mono () >= next_progress) {
             s_progress (run, false);
             next_progress = zclock_mono () + 200;
@@ -741,6 +844,15 @@ s_pipeline (options_t *options)
         url = ds_launcher_url (launcher);
         publish = ds_launcher_endpoint (launcher, "publish");
     }
+    const char *front =
+        launcher ? ds_launcher_endpoint (launcher, "front") : options->front;
+    run.sent_at = (int64_t *) zmalloc (run.total * sizeof (int64_t));
+    if (streq (options->via, "zmq")) {
+        run.dealer = zsock_new_dealer (front);
+        zsock_set_rcvtimeo (run.dealer, 0);
+        zsock_set_sndhwm (run.dealer, 0);
+        zsock_set_rcvhwm (run.dealer, 0);
+    }
     run.states = zsock_new_sub (publish, "");
     zsock_set_rcvtimeo (run.states, 0);
     zsock_set_rcvhwm (run.states, 1000000);
@@ -882,6 +994,9 @@ s_pipeline (options_t *options)
 
     curl_multi_cleanup (run.multi);
     zsock_destroy (&run.states);
+    zsock_destroy (&run.dealer);
+    ds_proto_destroy (&run.submit);
+    free (run.sent_at);
     if (launcher) {
         ds_launcher_stop (launcher, 30000);
         ds_launcher_destroy (&launcher);
