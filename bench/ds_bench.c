@@ -20,6 +20,7 @@
 #define BENCH_TIMEOUT_MS 600000  //  the whole run, at most
 #define BENCH_LIMIT_MS 3000      //  time given to each raw limit
 #define BENCH_SQLITE_BATCH 512   //  as the sink's default batch-size
+#define BENCH_STALL_MS 1000      //  no task ended for this long: recheck
 
 //  Options
 
@@ -488,6 +489,59 @@ s_collect_zmq (run_t *run)
 
 
 //  --------------------------------------------------------------------------
+//  A subscriber misses what is published before its subscription reaches
+//  the publisher: when nothing has ended for a while, ask the gateway for
+//  the status of the tasks still open (their end time is then when we
+//  learn of it, a little late, never early)
+
+static size_t
+s_keep (char *data, size_t size, size_t count, void *arg)
+{
+    zchunk_extend ((zchunk_t *) arg, data, size * count);
+    return size * count;
+}
+
+static void
+s_recheck (run_t *run, const char *base_url)
+{
+    CURL *easy = curl_easy_init ();
+    void *item = zhashx_first (run->ids);
+    while (item) {
+        const char *task_id = (const char *) zhashx_cursor (run->ids);
+        timing_t *timing = &run->timings [(intptr_t) item - 1];
+        if (timing->ended == 0) {
+            char *url =
+                zsys_sprintf ("%s/api/task_status/%s", base_url, task_id);
+            zchunk_t *response = zchunk_new (NULL, 1024);
+            curl_easy_setopt (easy, CURLOPT_URL, url);
+            curl_easy_setopt (easy, CURLOPT_WRITEFUNCTION, s_keep);
+            curl_easy_setopt (easy, CURLOPT_WRITEDATA, response);
+            curl_easy_setopt (easy, CURLOPT_NOSIGNAL, 1L);
+            if (curl_easy_perform (easy) == CURLE_OK) {
+                json_t *json =
+                    json_loadb ((const char *) zchunk_data (response),
+                                zchunk_size (response), 0, NULL);
+                const char *status =
+                    json_string_value (json_object_get (json, "status"));
+                if (status
+                    && (streq (status, "completed") || streq (status, "error")
+                        || streq (status, "cancelled"))) {
+                    timing->ended = s_now_us ();
+                    timing->error = !streq (status, "completed");
+                    run->ended++;
+                }
+                json_decref (json);
+            }
+            zchunk_destroy (&response);
+            zstr_free (&url);
+        }
+        item = zhashx_next (run->ids);
+    }
+    curl_easy_cleanup (easy);
+}
+
+
+//  --------------------------------------------------------------------------
 //  Drive the load: returns 0 when every task ended, -1 on timeout
 
 static int
@@ -497,9 +551,19 @@ s_drive (run_t *run, const char *base_url)
     int64_t deadline = zclock_mono () + BENCH_TIMEOUT_MS;
     int64_t next_progress = 0;
     int64_t open_start = s_now_us ();
+    int64_t last_progress = zclock_mono ();
+    int last_ended = 0;
     while (run->ended + run->refused < run->total) {
         if (zclock_mono () > deadline)
             return -1;
+        if (run->ended != last_ended) {
+            last_ended = run->ended;
+            last_progress = zclock_mono ();
+        }
+        else if (zclock_mono () - last_progress > BENCH_STALL_MS) {
+            s_recheck (run, base_url);
+            last_progress = zclock_mono ();
+        }
         //  Submit what the loop allows
         if (options->rate > 0) {
             int64_t due =
