@@ -390,10 +390,7 @@ s_states (run_t *run)
     zmsg_t *msg;
     ds_proto_t *state = ds_proto_new (0);
     while ((msg = zmsg_recv (run->states))) {
-        zframe_t *frame = zmsg_last (msg);
-        if (ds_proto_decode (state, zframe_data (frame), zframe_size (frame))
-                == 0
-            && ds_proto_type (state) == DS_PROTO_STATE) {
+        if (ds_proto_decode_msg (state, msg, DS_PROTO_STATE) == 0) {
             const char *status = ds_proto_status (state);
             bool error = streq (status, "error") || streq (status, "cancelled");
             if (error || streq (status, "completed")) {

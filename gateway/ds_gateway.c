@@ -751,26 +751,17 @@ s_front (gateway_t *self, ds_proto_t *request)
     zframe_t *delimiter = NULL;
     if (zmsg_size (msg) == 2 && zframe_size (zmsg_first (msg)) == 0)
         delimiter = zmsg_pop (msg);  //  a REQ client's envelope
-    zframe_t *frame = zmsg_first (msg);
     unsigned int status = MHD_HTTP_BAD_REQUEST;
     json_t *body = NULL;
     const char *type = "";
-    if (zmsg_size (msg) != 1
-        || ds_proto_decode (request, zframe_data (frame), zframe_size (frame))
-        || ds_proto_type (request) < DS_PROTO_SUBMIT
-        || ds_proto_type (request) == DS_PROTO_REPLY) {
-        char sample [DS_UTIL_SAMPLE + 1];
-        ds_util_sample (frame ? zframe_data (frame) : NULL,
-                        frame ? zframe_size (frame) : 0, sample);
-        zsys_warning ("ds_gateway: BAD-FRAME front reason=\"%s\" "
-                      "sample=\"%s\"",
-                      ds_proto_type (request) ? "not a request"
-                                              : ds_proto_reason (request),
-                      sample);
+    int rc = ds_proto_decode_msg (request, msg, 0);
+    bool is_request = rc == 0 && ds_proto_type (request) >= DS_PROTO_SUBMIT
+                      && ds_proto_type (request) != DS_PROTO_REPLY;
+    if (!is_request) {
+        ds_proto_log_rejected (request, "ds_gateway", msg);
         char *message = zsys_sprintf ("not a docusnap request: %s",
-                                      ds_proto_type (request)
-                                          ? "SUBMIT, STATUS or CANCEL expected"
-                                          : ds_proto_reason (request));
+                                      rc ? ds_proto_reason (request)
+                                         : "SUBMIT, STATUS or CANCEL expected");
         body = s_error_json (self, &self->front, "BAD_FRAME", message);
         zstr_free (&message);
     }

@@ -134,6 +134,15 @@ zframe_t *ds_proto_encode (ds_proto_t *self);
 //  ds_proto_reason is set; multi-frame messages are malformed).
 int ds_proto_recv (ds_proto_t *self, void *sock);
 
+//  Decode a received message that must be of the given type (0: any): one
+//  frame, or two (topic, message) for DS_PROTO_STATE. Returns 0, or -1
+//  with ds_proto_reason set (frame count, wrong type, or the decoder's).
+int ds_proto_decode_msg (ds_proto_t *self, zmsg_t *msg, int type);
+
+//  Log a message the caller rejects, as "WHO: BAD-FRAME reason=...
+//  frames=N sample=..." with a bounded, printable sample.
+void ds_proto_log_rejected (ds_proto_t *self, const char *who, zmsg_t *msg);
+
 //  Send self on the socket. Returns 0, or -1 if the send failed.
 int ds_proto_send (ds_proto_t *self, void *sock);
 

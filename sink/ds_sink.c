@@ -90,20 +90,8 @@ s_sink_drain (sink_t *self)
         zmsg_t *msg = zmsg_recv (self->events);  //  rcvtimeo is 0
         if (!msg)
             break;
-        zframe_t *frame = zmsg_first (msg);
-        if (zmsg_size (msg) != 1
-            || ds_proto_decode (self->event, zframe_data (frame),
-                                zframe_size (frame))
-            || ds_proto_type (self->event) != DS_PROTO_EVENT) {
-            char sample [DS_UTIL_SAMPLE + 1];
-            ds_util_sample (zframe_data (frame), zframe_size (frame), sample);
-            zsys_warning ("ds_sink: BAD-FRAME reason=\"%s\" frames=%zu "
-                          "sample=\"%s\"",
-                          zmsg_size (msg) != 1 ? "not one frame"
-                          : ds_proto_type (self->event)
-                              ? "not an EVENT"
-                              : ds_proto_reason (self->event),
-                          zmsg_size (msg), sample);
+        if (ds_proto_decode_msg (self->event, msg, DS_PROTO_EVENT)) {
+            ds_proto_log_rejected (self->event, "ds_sink", msg);
             self->rejected++;
         }
         else {

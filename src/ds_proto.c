@@ -620,6 +620,52 @@ ds_proto_encode (ds_proto_t *self)
 
 
 //  --------------------------------------------------------------------------
+//  Decode a received message of the expected type
+
+int
+ds_proto_decode_msg (ds_proto_t *self, zmsg_t *msg, int type)
+{
+    assert (self);
+    assert (msg);
+    //  A STATE comes as [topic][message]; everything else as [message]
+    size_t frames = type == DS_PROTO_STATE ? 2 : 1;
+    if (zmsg_size (msg) != frames) {
+        s_proto_clear (self);
+        self->type = 0;
+        return s_reject (self, "message has %zu frames, expected %zu",
+                         zmsg_size (msg), frames);
+    }
+    zframe_t *frame = zmsg_last (msg);
+    if (ds_proto_decode (self, zframe_data (frame), zframe_size (frame)))
+        return -1;
+    if (type && self->type != type) {
+        const char *got = ds_proto_type_name (self);
+        s_proto_clear (self);
+        self->type = type;
+        const char *wanted = ds_proto_type_name (self);
+        self->type = 0;
+        return s_reject (self, "a %s where a %s was expected", got, wanted);
+    }
+    return 0;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Log a rejected message with a bounded, printable sample
+
+void
+ds_proto_log_rejected (ds_proto_t *self, const char *who, zmsg_t *msg)
+{
+    zframe_t *frame = zmsg_last (msg);
+    char sample [DS_UTIL_SAMPLE + 1];
+    ds_util_sample (frame ? zframe_data (frame) : NULL,
+                    frame ? zframe_size (frame) : 0, sample);
+    zsys_warning ("%s: BAD-FRAME reason=\"%s\" frames=%zu sample=\"%s\"", who,
+                  ds_proto_reason (self), zmsg_size (msg), sample);
+}
+
+
+//  --------------------------------------------------------------------------
 //  Receive and decode one message
 
 int
@@ -629,17 +675,7 @@ ds_proto_recv (ds_proto_t *self, void *sock)
     zmsg_t *msg = zmsg_recv (sock);
     if (!msg)
         return s_reject (self, "interrupted");
-    int rc;
-    if (zmsg_size (msg) != 1) {
-        s_proto_clear (self);
-        self->type = 0;
-        rc = s_reject (self, "message has %zu frames, expected 1",
-                       zmsg_size (msg));
-    }
-    else {
-        zframe_t *frame = zmsg_first (msg);
-        rc = ds_proto_decode (self, zframe_data (frame), zframe_size (frame));
-    }
+    int rc = ds_proto_decode_msg (self, msg, 0);
     zmsg_destroy (&msg);
     return rc;
 }
@@ -1091,6 +1127,20 @@ ds_proto_test (bool verbose)
     zstr_send (output, "b");
     assert (ds_proto_recv (copy, input) == -1);
     assert (strstr (ds_proto_reason (copy), "frames"));
+    //  A message of another type than expected is refused, and says so
+    zmsg_t *wrong = zmsg_new ();
+    message = ds_proto_new (DS_PROTO_QUEUE);
+    ds_proto_set_task_id (message, "t4");
+    ds_proto_set_task_type (message, "form");
+    zframe_t *queue_frame = ds_proto_encode (message);
+    ds_proto_destroy (&message);
+    zmsg_append (wrong, &queue_frame);
+    assert (ds_proto_decode_msg (copy, wrong, DS_PROTO_TASK) == -1);
+    assert (
+        streq (ds_proto_reason (copy), "a QUEUE where a TASK was expected"));
+    assert (ds_proto_decode_msg (copy, wrong, DS_PROTO_QUEUE) == 0);
+    assert (ds_proto_decode_msg (copy, wrong, DS_PROTO_STATE) == -1);
+    zmsg_destroy (&wrong);
 
     ds_proto_destroy (&copy);
     zsock_destroy (&input);

@@ -170,19 +170,8 @@ s_intake (ventilator_t *self)
 {
     zmsg_t *msg;
     while ((msg = zmsg_recv (self->intake))) {  //  rcvtimeo is 0
-        zframe_t *frame = zmsg_first (msg);
-        if (zmsg_size (msg) != 1
-            || ds_proto_decode (self->message, zframe_data (frame),
-                                zframe_size (frame))
-            || ds_proto_type (self->message) != DS_PROTO_QUEUE) {
-            char sample [DS_UTIL_SAMPLE + 1];
-            ds_util_sample (zframe_data (frame), zframe_size (frame), sample);
-            zsys_warning ("ds_ventilator: BAD-FRAME reason=\"%s\" "
-                          "sample=\"%s\"",
-                          ds_proto_type (self->message)
-                              ? "not a QUEUE"
-                              : ds_proto_reason (self->message),
-                          sample);
+        if (ds_proto_decode_msg (self->message, msg, DS_PROTO_QUEUE)) {
+            ds_proto_log_rejected (self->message, "ds_ventilator", msg);
             self->rejected++;
         }
         else if (!zhashx_lookup (self->leases,
@@ -311,12 +300,7 @@ s_state (ventilator_t *self)
 {
     zmsg_t *msg;
     while ((msg = zmsg_recv (self->states))) {  //  rcvtimeo is 0
-        zframe_t *frame = zmsg_last (msg);
-        if (zmsg_size (msg) == 2
-            && ds_proto_decode (self->message, zframe_data (frame),
-                                zframe_size (frame))
-                   == 0
-            && ds_proto_type (self->message) == DS_PROTO_STATE) {
+        if (ds_proto_decode_msg (self->message, msg, DS_PROTO_STATE) == 0) {
             const char *status = ds_proto_status (self->message);
             lease_t *lease = (lease_t *) zhashx_lookup (
                 self->leases, ds_proto_task_id (self->message));

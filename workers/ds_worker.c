@@ -413,16 +413,8 @@ s_take_task (worker_t *self)
     zmsg_t *msg = zmsg_recv (self->tasks);
     if (!msg)
         return;
-    zframe_t *frame = zmsg_first (msg);
-    int rc = zmsg_size (msg) == 1 ? ds_proto_decode (
-                 self->message, zframe_data (frame), zframe_size (frame))
-                                  : -1;
-    if (rc || ds_proto_type (self->message) != DS_PROTO_TASK) {
-        char sample [DS_UTIL_SAMPLE + 1];
-        ds_util_sample (zframe_data (frame), zframe_size (frame), sample);
-        zsys_warning ("ds_worker: BAD-FRAME reason=\"%s\" sample=\"%s\"",
-                      rc ? ds_proto_reason (self->message) : "not a TASK",
-                      sample);
+    if (ds_proto_decode_msg (self->message, msg, DS_PROTO_TASK)) {
+        ds_proto_log_rejected (self->message, "ds_worker", msg);
         self->rejected++;
         zmsg_destroy (&msg);
         return;
@@ -524,12 +516,8 @@ s_state (worker_t *self)
     zmsg_t *msg;
     ds_proto_t *state = ds_proto_new (0);
     while ((msg = zmsg_recv (self->states))) {  //  rcvtimeo is 0
-        zframe_t *frame = zmsg_last (msg);
         const char *status = NULL;
-        if (zmsg_size (msg) == 2
-            && ds_proto_decode (state, zframe_data (frame), zframe_size (frame))
-                   == 0
-            && ds_proto_type (state) == DS_PROTO_STATE)
+        if (ds_proto_decode_msg (state, msg, DS_PROTO_STATE) == 0)
             status = ds_proto_status (state);
         if (status
             && (streq (status, "completed") || streq (status, "error")
