@@ -660,8 +660,11 @@ ds_proto_log_rejected (ds_proto_t *self, const char *who, zmsg_t *msg)
     char sample [DS_UTIL_SAMPLE + 1];
     ds_util_sample (frame ? zframe_data (frame) : NULL,
                     frame ? zframe_size (frame) : 0, sample);
-    zsys_warning ("%s: BAD-FRAME reason=\"%s\" frames=%zu sample=\"%s\"", who,
-                  ds_proto_reason (self), zmsg_size (msg), sample);
+    //  A message that decoded but is not wanted here has no reason yet
+    zsys_warning ("%s: BAD-FRAME reason=\"%s\" type=%s frames=%zu "
+                  "sample=\"%s\"",
+                  who, *self->reason ? self->reason : "unexpected type",
+                  ds_proto_type_name (self), zmsg_size (msg), sample);
 }
 
 
