@@ -181,19 +181,35 @@ typedef void (line_fn) (void *arg,
 
 
 //  --------------------------------------------------------------------------
+//  Next line of text at *cursor, trimmed into [*start, *end); advances the
+//  cursor. Returns false when there are no more lines.
+
+static bool
+s_next_line (const char **cursor, const char **start, const char **end)
+{
+    const char *line = *cursor;
+    if (!line || !*line)
+        return false;
+    const char *line_end = strchr (line, '\n');
+    if (!line_end)
+        line_end = line + strlen (line);
+    *start = line;
+    *end = line_end;
+    s_trim (start, end);
+    *cursor = *line_end ? line_end + 1 : NULL;
+    return true;
+}
+
+
+//  --------------------------------------------------------------------------
 //  Walk the lines of text and call fn for each "Label: value" or blank
 //  field ("Label ____" without a colon counts too)
 
 static void
 s_each_field (const char *text, line_fn *fn, void *arg)
 {
-    const char *line = text;
-    while (line && *line) {
-        const char *line_end = strchr (line, '\n');
-        if (!line_end)
-            line_end = line + strlen (line);
-        const char *start = line, *end = line_end;
-        s_trim (&start, &end);
+    const char *cursor = text, *start, *end;
+    while (s_next_line (&cursor, &start, &end)) {
         const char *colon = s_separator (start, end);
         const char *label_end = colon;
         const char *value = colon ? colon + 1 : NULL;
@@ -216,7 +232,6 @@ s_each_field (const char *text, line_fn *fn, void *arg)
                     (size_t) (value_end - value_start), blank);
             }
         }
-        line = *line_end ? line_end + 1 : NULL;
     }
 }
 
@@ -364,13 +379,8 @@ char *
 ds_rules_title (ds_rules_t *self, const char *text)
 {
     assert (self);
-    const char *line = text;
-    while (line && *line) {
-        const char *line_end = strchr (line, '\n');
-        if (!line_end)
-            line_end = line + strlen (line);
-        const char *start = line, *end = line_end;
-        s_trim (&start, &end);
+    const char *cursor = text, *start, *end;
+    while (s_next_line (&cursor, &start, &end)) {
         int letters = 0;
         for (const char *scan = start; scan < end; scan++)
             letters += isalpha ((unsigned char) *scan) != 0;
@@ -384,7 +394,6 @@ ds_rules_title (ds_rules_t *self, const char *text)
             }
             return zsys_sprintf ("%.*s", (int) length, start);
         }
-        line = *line_end ? line_end + 1 : NULL;
     }
     return strdup ("");
 }
