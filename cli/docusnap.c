@@ -62,6 +62,16 @@ s_up (ds_config_t *config)
     }
     if (ds_config_bool (config, "verbose"))
         ds_launcher_add_arg (launcher, "all", "--verbose");
+    const char *curve_options [] = {"curve-server-cert", "curve-client-cert",
+                                    "curve-authorized"};
+    for (size_t option_nbr = 0; option_nbr < 3; option_nbr++) {
+        const char *value = ds_config_get (config, curve_options [option_nbr]);
+        if (*value) {
+            arg = zsys_sprintf ("--%s=%s", curve_options [option_nbr], value);
+            ds_launcher_add_arg (launcher, "all", arg);
+            zstr_free (&arg);
+        }
+    }
     arg = zsys_sprintf ("--http-port=%s", ds_config_get (config, "http-port"));
     ds_launcher_add_arg (launcher, "gateway", arg);
     zstr_free (&arg);
@@ -304,6 +314,78 @@ s_submit (ds_config_t *config, zlist_t *paths)
 
 
 //  --------------------------------------------------------------------------
+//  docusnap keygen DIR [NAME]...: the services' certificate, once, and one
+//  certificate per client or worker, each admitted by a public copy in
+//  DIR/authorized
+
+static int
+s_keygen (int argc, char **argv)
+{
+    if (argc < 3 || streq (argv [2], "-h") || streq (argv [2], "--help")) {
+        printf ("Usage: docusnap keygen DIR [NAME]...\n"
+                "Writes CURVE certificates (czmq format) for docusnap:\n"
+                "  DIR/server.cert, DIR/server.cert_secret   the services' "
+                "keys (made once)\n"
+                "  DIR/NAME.cert, DIR/NAME.cert_secret       a client's or "
+                "worker's keys\n"
+                "  DIR/authorized/*.cert                     public keys the "
+                "services admit\n"
+                "Then run the services with --curve-server-cert="
+                "DIR/server.cert; give a\nclient DIR/server.cert (public) and "
+                "its own DIR/NAME.cert_secret.\n");
+        return argc < 3 ? 2 : 0;
+    }
+    const char *dir = argv [2];
+    char *authorized = zsys_sprintf ("%s/authorized", dir);
+    int exit_code = 0;
+    if (ds_util_mkdir_p (authorized)) {
+        fprintf (stderr, "docusnap: cannot create %s: %s\n", authorized,
+                 strerror (errno));
+        exit_code = 1;
+    }
+    //  The services' own certificate first; each name after it
+    for (int arg_nbr = 1; arg_nbr < argc - 1 && exit_code == 0; arg_nbr++) {
+        const char *name = arg_nbr == 1 ? "server" : argv [arg_nbr + 1];
+        if (arg_nbr > 1 && (!*name || strchr (name, '/') || *name == '.')) {
+            fprintf (stderr, "docusnap: '%s' is not a plain name\n", name);
+            exit_code = 2;
+            break;
+        }
+        char *path = zsys_sprintf ("%s/%s.cert", dir, name);
+        char *admitted = zsys_sprintf ("%s/%s.cert", authorized, name);
+        bool exists = zsys_file_exists (path);
+        if (exists && arg_nbr > 1) {
+            fprintf (stderr, "docusnap: %s exists; not overwritten\n", path);
+            exit_code = 1;
+        }
+        else if (!exists && ds_curve_keygen (path, name)) {
+            fprintf (stderr, "docusnap: cannot write %s: %s\n", path,
+                     strerror (errno));
+            exit_code = 1;
+        }
+        else {
+            zcert_t *cert = zcert_load (path);
+            if (!cert || zcert_save_public (cert, admitted)) {
+                fprintf (stderr, "docusnap: cannot write %s\n", admitted);
+                exit_code = 1;
+            }
+            else
+                printf ("%s %s (public key %s)\n", exists ? "kept " : "wrote",
+                        path, zcert_public_txt (cert));
+            zcert_destroy (&cert);
+        }
+        zstr_free (&path);
+        zstr_free (&admitted);
+    }
+    if (exit_code == 0 && argc == 3)
+        printf ("no client named: add one with 'docusnap keygen %s NAME'\n",
+                dir);
+    zstr_free (&authorized);
+    return exit_code;
+}
+
+
+//  --------------------------------------------------------------------------
 //  Usage
 
 static void
@@ -316,7 +398,8 @@ s_usage (FILE *file)
              "  up        start the whole pipeline on this machine\n"
              "  submit    send images as a task: submit [--wait] IMAGE...\n"
              "  status    show a task: status TASK_ID\n"
-             "  config    print the reference of every option (Markdown)\n\n"
+             "  config    print the reference of every option (Markdown)\n"
+             "  keygen    write CURVE certificates: keygen DIR [NAME]...\n\n"
              "'docusnap COMMAND --help' lists the options of a command.\n");
 }
 
@@ -336,6 +419,11 @@ main (int argc, char **argv)
     if (streq (command, "config")) {
         ds_config_print_reference (stdout);
         return 0;
+    }
+    if (streq (command, "keygen")) {
+        zsys_init ();
+        zsys_set_logident ("docusnap");
+        return s_keygen (argc, argv);
     }
     bool up = streq (command, "up");
     if (!up && !streq (command, "submit") && !streq (command, "status")) {

@@ -150,26 +150,18 @@ s_queue_full (gateway_t *self, channel_t *channel, char *message, size_t size)
 
 
 //  --------------------------------------------------------------------------
-//  Take a submission in: check it, store it, queue it. Returns the answer
-//  body and sets *status (202 when accepted; *task_id then set, caller
-//  frees). The same for HTTP and the front door.
+//  Store and queue a checked submission under its scoped idempotency key
+//  (or NULL); as s_submit
 
 static json_t *
-s_submit (gateway_t *self,
-          channel_t *channel,
-          ds_submission_t *submission,
-          unsigned int *status,
-          char **task_id)
+s_store (gateway_t *self,
+         channel_t *channel,
+         ds_submission_t *submission,
+         const char *key,
+         unsigned int *status,
+         char **task_id)
 {
-    *task_id = NULL;
     char message [128];
-    if (ds_submission_check (submission)) {
-        *status = (unsigned int) ds_submission_status (submission);
-        return s_error_json (self, channel, ds_submission_code (submission),
-                             ds_submission_message (submission));
-    }
-    //  The same idempotency key again: the task it made, stored nothing new
-    const char *key = ds_submission_idempotency_key (submission);
     char *existing = key ? ds_store_task_by_key (channel->store, key) : NULL;
     if (existing) {
         zsys_info ("ds_gateway: REPLAYED task=%s (idempotency key)", existing);
@@ -228,6 +220,39 @@ s_submit (gateway_t *self,
     *status = MHD_HTTP_ACCEPTED;
     *task_id = id;
     return json_pack ("{s:s, s:s}", "task_id", id, "status", "pending");
+}
+
+
+//  --------------------------------------------------------------------------
+//  Take a submission in: check it, store it, queue it. Returns the answer
+//  body and sets *status (202 when accepted; *task_id then set, caller
+//  frees). The same for HTTP and the front door.
+
+static json_t *
+s_submit (gateway_t *self,
+          channel_t *channel,
+          ds_submission_t *submission,
+          const char *client,
+          unsigned int *status,
+          char **task_id)
+{
+    *task_id = NULL;
+    if (ds_submission_check (submission)) {
+        *status = (unsigned int) ds_submission_status (submission);
+        return s_error_json (self, channel, ds_submission_code (submission),
+                             ds_submission_message (submission));
+    }
+    //  The same idempotency key again from the same client: the task it
+    //  made, stored nothing new. Keys are scoped by the client's CURVE key
+    //  when it has one; clients without one share a scope
+    char *key = NULL;
+    if (ds_submission_idempotency_key (submission))
+        key = client ? zsys_sprintf ("curve:%s/%s", client,
+                                     ds_submission_idempotency_key (submission))
+                     : strdup (ds_submission_idempotency_key (submission));
+    json_t *body = s_store (self, channel, submission, key, status, task_id);
+    zstr_free (&key);
+    return body;
 }
 
 
@@ -309,7 +334,8 @@ s_accept (gateway_t *self,
 {
     unsigned int status;
     char *task_id = NULL;
-    json_t *body = s_submit (self, &self->http, submission, &status, &task_id);
+    json_t *body =
+        s_submit (self, &self->http, submission, NULL, &status, &task_id);
     enum MHD_Result rc;
     if (task_id) {
         char *location = zsys_sprintf (STATUS_PREFIX "%s", task_id);
@@ -672,7 +698,10 @@ s_start_http (gateway_t *self, ds_config_t *config)
 //  Open a channel's store and sockets; returns 0 or -1
 
 static int
-s_channel_open (channel_t *channel, ds_config_t *config, const char *db_path)
+s_channel_open (channel_t *channel,
+                ds_config_t *config,
+                ds_curve_t *curve,
+                const char *db_path)
 {
     channel->store = db_path ? ds_store_new (db_path) : NULL;
     if (channel->store)
@@ -682,10 +711,10 @@ s_channel_open (channel_t *channel, ds_config_t *config, const char *db_path)
     assert (channel->queue && channel->events);
     zsock_set_sndhwm (channel->queue, GATEWAY_SNDHWM);
     if (!channel->store
-        || zsock_connect (channel->queue, "%s",
-                          ds_config_get (config, "queue-endpoint"))
-        || zsock_connect (channel->events, "%s",
-                          ds_config_get (config, "events-endpoint")))
+        || ds_curve_connect (curve, channel->queue,
+                             ds_config_get (config, "queue-endpoint"))
+        || ds_curve_connect (curve, channel->events,
+                             ds_config_get (config, "events-endpoint")))
         return -1;
     return 0;
 }
@@ -697,9 +726,11 @@ s_channel_open (channel_t *channel, ds_config_t *config, const char *db_path)
 static void
 s_channel_close (channel_t *channel)
 {
-    zsock_set_linger (channel->queue, 1000);
+    if (channel->queue)
+        zsock_set_linger (channel->queue, 1000);
     zsock_destroy (&channel->queue);
-    zsock_set_linger (channel->events, 1000);
+    if (channel->events)
+        zsock_set_linger (channel->events, 1000);
     zsock_destroy (&channel->events);
     ds_store_destroy (&channel->store);
 }
@@ -776,7 +807,11 @@ s_front (gateway_t *self, ds_proto_t *request)
         else {
             ds_submission_t *submission = s_front_submission (self, request);
             char *task_id = NULL;
-            body = s_submit (self, &self->front, submission, &status, &task_id);
+            //  A CURVE client's public key, from the handshake
+            const char *client = zframe_meta (zmsg_last (msg), "User-Id");
+            body =
+                s_submit (self, &self->front, submission,
+                          client && *client ? client : NULL, &status, &task_id);
             zstr_free (&task_id);
             ds_submission_destroy (&submission);
         }
@@ -832,15 +867,20 @@ ds_gateway (zsock_t *pipe, void *args)
     self.router = zsock_new (ZMQ_ROUTER);
     assert (self.router);
     zsock_set_maxmsgsize (self.router, DS_PROTO_MAX_FRAME);
+    ds_curve_t *curve = ds_service_curve (pipe, config, "ds_gateway");
     //  Each thread has its own store connection and sockets
-    int http_rc = s_channel_open (&self.http, config, db_path);
-    int front_rc = s_channel_open (&self.front, config, db_path);
+    int http_rc =
+        curve ? s_channel_open (&self.http, config, curve, db_path) : -1;
+    int front_rc =
+        curve ? s_channel_open (&self.front, config, curve, db_path) : -1;
     bool started = false;
-    if (http_rc || front_rc)
+    if (!curve)
+        ;  //  FAILED sent
+    else if (http_rc || front_rc)
         ds_service_failed (pipe, "cannot open the database, or bad "
                                  "queue-endpoint or events-endpoint");
     else if (*front_endpoint
-             && zsock_bind (self.router, "%s", front_endpoint) < 0) {
+             && ds_curve_bind (curve, self.router, front_endpoint) < 0) {
         char *reason = zsys_sprintf ("cannot bind %s: %s", front_endpoint,
                                      zmq_strerror (zmq_errno ()));
         ds_service_failed (pipe, reason);
@@ -896,6 +936,7 @@ ds_gateway (zsock_t *pipe, void *args)
     zsock_destroy (&self.router);
     s_channel_close (&self.http);
     s_channel_close (&self.front);
+    ds_curve_destroy (&curve);
     zstr_free (&db_path);
     if (!started)
         ds_service_await_term (pipe);

@@ -40,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -63,6 +64,7 @@ typedef struct _ds_proto_t ds_proto_t;
 typedef struct _ds_config_t ds_config_t;
 typedef struct _ds_store_t ds_store_t;
 typedef struct _ds_base64_t ds_base64_t;
+typedef struct _ds_curve_t ds_curve_t;
 
 #include "ds_proto.h"
 #include "ds_config.h"
@@ -71,5 +73,6 @@ typedef struct _ds_base64_t ds_base64_t;
 #include "ds_service.h"
 #include "ds_image.h"
 #include "ds_launcher.h"
+#include "ds_curve.h"
 
 #endif

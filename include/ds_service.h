@@ -40,6 +40,11 @@ void ds_service_failed (zsock_t *pipe, const char *reason);
 //  After ds_service_failed, wait for the caller's $TERM; for actors.
 void ds_service_await_term (zsock_t *pipe);
 
+//  The service's CURVE settings (ds_curve), logged under name; if they
+//  cannot be used, sends FAILED with the reason and returns NULL.
+ds_curve_t *
+ds_service_curve (zsock_t *pipe, ds_config_t *config, const char *name);
+
 //  Resolve the database path from the data-dir and db options, creating
 //  the data directory. Returns a new string, or NULL if the directory
 //  cannot be created.

@@ -201,10 +201,13 @@ ds_sink (zsock_t *pipe, void *args)
     zsock_set_rcvhwm (self.events, SINK_RCVHWM);
     zsock_set_rcvtimeo (self.events, 0);
     const char *endpoint = ds_config_get (config, "events-endpoint");
+    ds_curve_t *curve = NULL;
     if (!self.store)
         ds_service_failed (pipe, "cannot open the database");
-    else if (zsock_bind (self.events, "%s", endpoint) < 0
-             || zsock_bind (self.publish, "%s", publish) < 0) {
+    else if (!(curve = ds_service_curve (pipe, config, "ds_sink")))
+        ;  //  FAILED sent
+    else if (ds_curve_bind (curve, self.events, endpoint) < 0
+             || ds_curve_bind (curve, self.publish, publish) < 0) {
         char *reason = zsys_sprintf ("cannot bind %s or %s: %s", endpoint,
                                      publish, zmq_strerror (zmq_errno ()));
         ds_service_failed (pipe, reason);
@@ -248,6 +251,7 @@ ds_sink (zsock_t *pipe, void *args)
     }
     zsock_destroy (&self.events);
     zsock_destroy (&self.publish);
+    ds_curve_destroy (&curve);
     zlistx_destroy (&self.outbox);
     ds_store_destroy (&self.store);
     zstr_free (&db_path);

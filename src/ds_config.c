@@ -55,6 +55,15 @@ static const option_t s_options [] = {
      "once bound, write the resolved endpoints to this file"},
     {"front-endpoint", DS_ROLE_GATEWAY, OPT_STRING, "tcp://127.0.0.1:5564", 0,
      0, "gateway binds ROUTER: the ZMQ front door for clients (\"\": off)"},
+    {"curve-server-cert", DS_ROLE_SERVICES | DS_ROLE_UP, OPT_STRING, "", 0, 0,
+     "CURVE on every socket: the services' certificate (FILE, and "
+     "FILE_secret where a service binds; see docusnap keygen)"},
+    {"curve-client-cert", DS_ROLE_SERVICES | DS_ROLE_UP, OPT_STRING, "", 0, 0,
+     "CURVE: this program's own certificate when it connects (default: "
+     "curve-server-cert)"},
+    {"curve-authorized", DS_ROLE_SERVICES | DS_ROLE_UP, OPT_STRING, "", 0, 0,
+     "CURVE: directory of the public certificates allowed to connect "
+     "(default: authorized/ beside curve-server-cert)"},
     {"http-bind", DS_ROLE_GATEWAY, OPT_STRING, "127.0.0.1", 0, 0,
      "address the HTTP API listens on (0.0.0.0 for all)"},
     {"http-port", DS_ROLE_GATEWAY | DS_ROLE_UP, OPT_INT, "8080", 0, 65535,

@@ -132,6 +132,24 @@ ds_service_await_term (zsock_t *pipe)
 
 
 //  --------------------------------------------------------------------------
+//  CURVE settings, or FAILED
+
+ds_curve_t *
+ds_service_curve (zsock_t *pipe, ds_config_t *config, const char *name)
+{
+    char *reason = NULL;
+    ds_curve_t *curve = ds_curve_new (config, &reason);
+    if (curve)
+        ds_curve_log (curve, name);
+    else {
+        ds_service_failed (pipe, reason);
+        zstr_free (&reason);
+    }
+    return curve;
+}
+
+
+//  --------------------------------------------------------------------------
 //  Database path
 
 char *

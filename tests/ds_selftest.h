@@ -20,6 +20,6 @@
         {"ds_strategy", ds_strategy_test}, {"ds_ocr", ds_ocr_test},            \
         {"ds_worker", ds_worker_test}, {"ds_llm", ds_llm_test},                \
         {"ds_prompt", ds_prompt_test}, {"ds_launcher", ds_launcher_test},      \
-        {"ds_submission", ds_submission_test},
+        {"ds_submission", ds_submission_test}, {"ds_curve", ds_curve_test},
 
 #endif

@@ -420,9 +420,9 @@ s_command (ventilator_t *self)
 //  Bind a socket, or report failure; returns 0 or -1
 
 static int
-s_bind (zsock_t *pipe, zsock_t *sock, const char *endpoint)
+s_bind (zsock_t *pipe, ds_curve_t *curve, zsock_t *sock, const char *endpoint)
 {
-    if (zsock_bind (sock, "%s", endpoint) >= 0)
+    if (ds_curve_bind (curve, sock, endpoint) >= 0)
         return 0;
     char *reason = zsys_sprintf ("cannot bind %s: %s", endpoint,
                                  zmq_strerror (zmq_errno ()));
@@ -553,17 +553,20 @@ ds_ventilator (zsock_t *pipe, void *args)
     char *db_path = ds_service_db_path (config);
     self.store = db_path ? ds_store_new (db_path) : NULL;
     bool started = false;
+    ds_curve_t *curve = NULL;
     if (!self.store)
         ds_service_failed (pipe, "cannot open the database");
-    else if (s_bind (pipe, self.intake,
+    else if (!(curve = ds_service_curve (pipe, config, "ds_ventilator")))
+        ;  //  FAILED sent
+    else if (s_bind (pipe, curve, self.intake,
                      ds_config_get (config, "queue-endpoint"))
-             || s_bind (pipe, self.dispatch,
+             || s_bind (pipe, curve, self.dispatch,
                         ds_config_get (config, "dispatch-endpoint")))
         ;
-    else if (zsock_connect (self.states, "%s",
-                            ds_config_get (config, "publish-endpoint"))
-             || zsock_connect (self.events, "%s",
-                               ds_config_get (config, "events-endpoint")))
+    else if (ds_curve_connect (curve, self.states,
+                               ds_config_get (config, "publish-endpoint"))
+             || ds_curve_connect (curve, self.events,
+                                  ds_config_get (config, "events-endpoint")))
         ds_service_failed (pipe, "bad publish-endpoint or events-endpoint");
     else {
         started = true;
@@ -594,6 +597,7 @@ ds_ventilator (zsock_t *pipe, void *args)
     zsock_destroy (&self.intake);
     zsock_destroy (&self.states);
     zsock_destroy (&self.events);
+    ds_curve_destroy (&curve);
     ds_proto_destroy (&self.message);
     zhashx_destroy (&self.queued);
     zhashx_destroy (&self.leases);

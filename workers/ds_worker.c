@@ -744,6 +744,7 @@ ds_worker (zsock_t *pipe, void *args)
     if (self.llm)
         self.prompts = ds_prompt_new (prompts_dir);
     bool started = false;
+    ds_curve_t *curve = NULL;
     if (self.llm && !self.prompts) {
         char *reason = zsys_sprintf ("no prompts in %s", prompts_dir);
         ds_service_failed (pipe, reason);
@@ -758,10 +759,12 @@ ds_worker (zsock_t *pipe, void *args)
         ds_service_failed (pipe, reason);
         zstr_free (&reason);
     }
-    else if (zsock_connect (self.tasks, "%s", dispatch)
-             || zsock_connect (self.events, "%s", events)
-             || zsock_connect (self.states, "%s",
-                               ds_config_get (config, "publish-endpoint")))
+    else if (!(curve = ds_service_curve (pipe, config, "ds_worker")))
+        ;  //  FAILED sent
+    else if (ds_curve_connect (curve, self.tasks, dispatch)
+             || ds_curve_connect (curve, self.events, events)
+             || ds_curve_connect (curve, self.states,
+                                  ds_config_get (config, "publish-endpoint")))
         ds_service_failed (pipe, "bad dispatch-, events- or "
                                  "publish-endpoint");
     else {
@@ -791,6 +794,7 @@ ds_worker (zsock_t *pipe, void *args)
         if (self.jobs [slot].task)
             s_release (&self, slot);
     zsock_destroy (&self.states);
+    ds_curve_destroy (&curve);
     zhashx_destroy (&self.unacked);
     zhashx_destroy (&self.sent_at);
     ds_llm_destroy (&self.llm);

@@ -5,6 +5,10 @@ docs/PROTOCOL.md (msgpack over ZeroMQ). Needs Debian's python3-zmq and
 python3-msgpack.
 
     client = Client("tcp://127.0.0.1:5564", "tcp://127.0.0.1:5563")
+    # with CURVE (docusnap keygen): the services' public certificate and
+    # this client's own certificate (the _secret file)
+    client = Client(front, publish, server_cert="keys/server.cert",
+                    client_cert="keys/alice.cert_secret")
     task_id = client.submit("document", images=[open("page.png", "rb").read()])
     status = client.wait(task_id)          # the final status, result included
 """
@@ -14,10 +18,24 @@ import uuid
 
 import msgpack
 import zmq
+import zmq.auth
 
 VERSION = 1
 SUBMIT, REPLY, STATUS, CANCEL, STATE = 5, 6, 7, 8, 4
 TERMINAL = ("completed", "error", "cancelled")
+
+
+def apply_curve(sock, server_cert, client_cert):
+    """Make sock a CURVE client of the services (czmq certificate files, as
+    `docusnap keygen` writes them). Without an admitted key the services
+    never complete the handshake: requests go unanswered."""
+    server_public, _ = zmq.auth.load_certificate(server_cert)
+    public, secret = zmq.auth.load_certificate(client_cert)
+    if not secret:
+        raise ValueError("%s holds no secret key" % client_cert)
+    sock.curve_serverkey = server_public
+    sock.curve_publickey = public
+    sock.curve_secretkey = secret
 
 
 class DocusnapError(Exception):
@@ -32,16 +50,21 @@ class Client:
     """One DEALER to the gateway's front door, and a SUB to the sink's
     state stream (optional; needed for wait)."""
 
-    def __init__(self, front, publish=None, timeout_ms=30000):
+    def __init__(self, front, publish=None, timeout_ms=30000,
+                 server_cert=None, client_cert=None):
         self.context = zmq.Context.instance()
         self.timeout_ms = timeout_ms
         self.dealer = self.context.socket(zmq.DEALER)
         self.dealer.setsockopt(zmq.LINGER, 0)
+        if server_cert:
+            apply_curve(self.dealer, server_cert, client_cert)
         self.dealer.connect(front)
         self.states = None
         if publish:
             self.states = self.context.socket(zmq.SUB)
             self.states.setsockopt(zmq.LINGER, 0)
+            if server_cert:
+                apply_curve(self.states, server_cert, client_cert)
             self.states.connect(publish)
 
     def close(self):

@@ -8,6 +8,7 @@ fails other task types with UNSUPPORTED_TYPE (it has no OCR). Needs
 Debian's python3-zmq and python3-msgpack.
 
 Usage: worker_example.py DISPATCH EVENTS PUBLISH [--id NAME] [--work-ms MS]
+                         [--server-cert FILE --client-cert FILE_secret]
 """
 
 import argparse
@@ -19,6 +20,8 @@ import time
 
 import msgpack
 import zmq
+
+from docusnap_client import apply_curve
 
 VERSION = 1
 TASK, EVENT, STATE = 2, 3, 4
@@ -51,15 +54,18 @@ def fill(form, file_lib):
 
 
 class Worker:
-    def __init__(self, dispatch, events, publish, name, work_ms):
+    def __init__(self, dispatch, events, publish, name, work_ms,
+                 server_cert=None, client_cert=None):
         context = zmq.Context.instance()
         self.tasks = context.socket(zmq.PULL)
         self.tasks.setsockopt(zmq.RCVHWM, 1)
-        self.tasks.connect(dispatch)
         self.events = context.socket(zmq.PUSH)
-        self.events.connect(events)
         self.states = context.socket(zmq.SUB)
-        self.states.connect(publish)
+        for sock, endpoint in ((self.tasks, dispatch), (self.events, events),
+                               (self.states, publish)):
+            if server_cert:
+                apply_curve(sock, server_cert, client_cert)
+            sock.connect(endpoint)
         self.name = name
         self.work_s = work_ms / 1000.0
         self.unacked = {}           # task id -> (frame, last sent)
@@ -130,9 +136,14 @@ def main():
     parser.add_argument("--id", default="python-%s-%d" % (socket.gethostname(),
                                                           os.getpid()))
     parser.add_argument("--work-ms", type=int, default=0)
+    parser.add_argument("--server-cert", help="CURVE: the services' "
+                        "certificate (public part is enough)")
+    parser.add_argument("--client-cert", help="CURVE: this worker's "
+                        "certificate, with its secret key")
     options = parser.parse_args()
     worker = Worker(options.dispatch, options.events, options.publish,
-                    options.id, options.work_ms)
+                    options.id, options.work_ms, options.server_cert,
+                    options.client_cert)
 
     def stop(*_):
         worker.running = False
