@@ -14,6 +14,7 @@
 #include "docusnap.h"
 #include "../workers/ds_worker_classes.h"
 #include <curl/curl.h>
+#include <microhttpd.h>
 #include <sys/resource.h>
 
 #define BENCH_HTTP_INFLIGHT 256  //  open loop: HTTP requests at once
@@ -627,18 +628,25 @@ s_percentile (int64_t *sorted, int count, double share)
 
 
 //  --------------------------------------------------------------------------
-//  Raw limit: SQLite insert + update rate with the sink's settings
+//  Raw limit: SQLite doing what the pipeline does per task, with the same
+//  settings, as fast as it can: the gateway's insert (synchronous=FULL,
+//  batches of BENCH_SQLITE_BATCH) and the sink's two updates (STARTED and
+//  RESULT, synchronous=NORMAL, the same batches), each on its own
+//  connection, as the services have
 
 static double
 s_limit_sqlite (const char *dir)
 {
     char *path = zsys_sprintf ("%s/limit.db", dir);
-    ds_store_t *store = ds_store_new (path);
-    if (!store)
+    ds_store_t *gateway = ds_store_new (path);
+    ds_store_t *sink = ds_store_new (path);
+    if (!gateway || !sink) {
+        ds_store_destroy (&gateway);
+        ds_store_destroy (&sink);
+        zstr_free (&path);
         return 0;
-    //  Each task: one insert (the gateway's commit) and two updates in
-    //  batched transactions (the sink's STARTED and RESULT)
-    zchunk_t *image = zchunk_new ("x", 1);
+    }
+    ds_store_set_durable (gateway, true);
     ds_proto_t *event = ds_proto_new (DS_PROTO_EVENT);
     ds_proto_set_worker (event, "bench");
     ds_proto_set_attempt (event, 1);
@@ -647,28 +655,147 @@ s_limit_sqlite (const char *dir)
     int tasks = 0;
     while (zclock_mono () - start < BENCH_LIMIT_MS) {
         char *ids [BENCH_SQLITE_BATCH];
+        ds_store_begin (gateway);
         for (int batch_nbr = 0; batch_nbr < BENCH_SQLITE_BATCH; batch_nbr++) {
             ids [batch_nbr] = ds_util_uuid ();
-            ds_store_insert_task (store, ids [batch_nbr], "echo", 5, &image, 0,
+            ds_store_insert_task (gateway, ids [batch_nbr], "echo", 5, NULL, 0,
                                   NULL, NULL);
         }
-        ds_store_begin (store);
-        for (int batch_nbr = 0; batch_nbr < BENCH_SQLITE_BATCH; batch_nbr++) {
-            ds_proto_set_task_id (event, ids [batch_nbr]);
-            ds_proto_set_event (event, DS_EVENT_STARTED);
-            ds_store_apply_event (store, event);
-            ds_proto_set_event (event, DS_EVENT_RESULT);
-            ds_store_apply_event (store, event);
-            zstr_free (&ids [batch_nbr]);
+        ds_store_commit (gateway);
+        for (int event_nbr = DS_EVENT_STARTED; event_nbr <= DS_EVENT_RESULT;
+             event_nbr += DS_EVENT_RESULT - DS_EVENT_STARTED) {
+            ds_store_begin (sink);
+            for (int batch_nbr = 0; batch_nbr < BENCH_SQLITE_BATCH;
+                 batch_nbr++) {
+                ds_proto_set_task_id (event, ids [batch_nbr]);
+                ds_proto_set_event (event, event_nbr);
+                ds_store_apply_event (sink, event);
+            }
+            ds_store_commit (sink);
         }
-        ds_store_commit (store);
+        for (int batch_nbr = 0; batch_nbr < BENCH_SQLITE_BATCH; batch_nbr++)
+            zstr_free (&ids [batch_nbr]);
         tasks += BENCH_SQLITE_BATCH;
     }
     double rate = tasks * 1000.0 / (zclock_mono () - start);
     ds_proto_destroy (&event);
-    zchunk_destroy (&image);
-    ds_store_destroy (&store);
+    ds_store_destroy (&gateway);
+    ds_store_destroy (&sink);
     zstr_free (&path);
+    return rate;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Raw limit: libmicrohttpd "hello world" requests/s, configured as the
+//  gateway's (one internal thread), answering each POST with a fixed 202,
+//  driven by this tool's own HTTP client (libcurl multi, keep-alive) at the
+//  given concurrency: what HTTP alone costs on this machine
+
+static enum MHD_Result
+s_hello (void *cls,
+         struct MHD_Connection *connection,
+         const char *url,
+         const char *method,
+         const char *version,
+         const char *upload_data,
+         size_t *upload_data_size,
+         void **req_cls)
+{
+    (void) cls;
+    (void) url;
+    (void) method;
+    (void) version;
+    (void) upload_data;
+    static int marker;
+    if (!*req_cls) {
+        *req_cls = &marker;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    static const char body [] =
+        "{\"task_id\":\"01890a5d-ac96-774b-bcce-b302099a8057\","
+        "\"status\":\"pending\"}";
+    struct MHD_Response *response = MHD_create_response_from_buffer (
+        sizeof (body) - 1, (void *) body, MHD_RESPMEM_PERSISTENT);
+    MHD_add_response_header (response, MHD_HTTP_HEADER_CONTENT_TYPE,
+                             "application/json");
+    MHD_add_response_header (
+        response, MHD_HTTP_HEADER_LOCATION,
+        "/api/task_status/01890a5d-ac96-774b-bcce-b302099a8057");
+    enum MHD_Result rc =
+        MHD_queue_response (connection, MHD_HTTP_ACCEPTED, response);
+    MHD_destroy_response (response);
+    return rc;
+}
+
+static size_t
+s_discard (char *data, size_t size, size_t count, void *arg)
+{
+    (void) data;
+    (void) arg;
+    return size * count;
+}
+
+static double
+s_limit_http (int concurrency)
+{
+    struct MHD_Daemon *daemon = MHD_start_daemon (
+        MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+        s_hello, NULL, MHD_OPTION_CONNECTION_LIMIT, 1024U, MHD_OPTION_END);
+    if (!daemon)
+        return 0;
+    const union MHD_DaemonInfo *info =
+        MHD_get_daemon_info (daemon, MHD_DAEMON_INFO_BIND_PORT);
+    char *url = zsys_sprintf ("http://127.0.0.1:%u/api/process_echo",
+                              (unsigned int) info->port);
+    CURLM *multi = curl_multi_init ();
+    curl_multi_setopt (multi, CURLMOPT_MAX_HOST_CONNECTIONS, 256L);
+    struct curl_slist *headers =
+        curl_slist_append (NULL, "Content-Type: application/json");
+    headers = curl_slist_append (headers, "Expect:");
+    int64_t start = zclock_mono ();
+    int inflight = 0, done = 0;
+    bool stopping = false;
+    while (inflight > 0 || !stopping) {
+        stopping = zclock_mono () - start >= BENCH_LIMIT_MS;
+        while (!stopping && inflight < concurrency) {
+            CURL *easy = curl_easy_init ();
+            curl_easy_setopt (easy, CURLOPT_URL, url);
+            curl_easy_setopt (easy, CURLOPT_POSTFIELDS, "{}");
+            curl_easy_setopt (easy, CURLOPT_HTTPHEADER, headers);
+            curl_easy_setopt (easy, CURLOPT_WRITEFUNCTION, s_discard);
+            curl_easy_setopt (easy, CURLOPT_NOSIGNAL, 1L);
+            curl_multi_add_handle (multi, easy);
+            inflight++;
+        }
+        int running = 0;
+        curl_multi_perform (multi, &running);
+        CURLMsg *message;
+        int left;
+        while ((message = curl_multi_info_read (multi, &left))) {
+            if (message->msg != CURLMSG_DONE)
+                continue;
+            long status = 0;
+            curl_easy_getinfo (message->easy_handle, CURLINFO_RESPONSE_CODE,
+                               &status);
+            if (status == 202)
+                done++;
+            CURL *easy = message->easy_handle;
+            curl_multi_remove_handle (multi, easy);
+            curl_easy_cleanup (easy);
+            inflight--;
+        }
+        curl_multi_poll (multi, NULL, 0, 10, NULL);
+    }
+    double rate = done * 1000.0 / (zclock_mono () - start);
+    curl_slist_free_all (headers);
+    curl_multi_cleanup (multi);
+    MHD_stop_daemon (daemon);
+    zstr_free (&url);
     return rate;
 }
 
@@ -925,9 +1052,15 @@ s_pipeline (options_t *options)
     //  The raw limit of the part that bounds the workload, same run
     const char *limit_name;
     double limit;
+    //  echo is bounded by SQLite, and over HTTP also by HTTP itself: both
+    //  are measured, the one the target names is the limit
+    double sqlite_limit = 0, http_limit = 0;
     if (streq (options->workload, "echo")) {
-        limit_name = "sqlite_tasks_per_s";
-        limit = s_limit_sqlite (options->spawn ? dir : "/tmp");
+        sqlite_limit = s_limit_sqlite (options->spawn ? dir : "/tmp");
+        if (!run.dealer)
+            http_limit = s_limit_http (options->concurrency);
+        limit_name = run.dealer ? "sqlite_tasks_per_s" : "http_hello_per_s";
+        limit = run.dealer ? sqlite_limit : http_limit;
     }
     else if (strncmp (options->workload, "ocr", 3) == 0) {
         limit_name = "tesseract_pages_per_s";
@@ -997,6 +1130,13 @@ s_pipeline (options_t *options)
         "refused", run.refused, "limit", "name", limit_name, "value", limit,
         "ratio_to_limit", limit > 0 ? work_per_s / limit : 0.0, "stages_ms_avg",
         "queue", queue_ms, "processing", process_ms);
+    if (sqlite_limit > 0 && http_limit > 0)
+        json_object_set_new (
+            report, "limits",
+            json_pack ("{s:{s:f, s:f}, s:{s:f, s:f}}", "sqlite_tasks_per_s",
+                       "value", sqlite_limit, "ratio",
+                       tasks_per_s / sqlite_limit, "http_hello_per_s", "value",
+                       http_limit, "ratio", tasks_per_s / http_limit));
     if (launcher) {
         json_t *services = json_object ();
         const char *names [] = {"gateway",  "ventilator", "sink",
@@ -1039,6 +1179,10 @@ s_pipeline (options_t *options)
                 queue_ms, process_ms);
         printf ("raw limit        %s = %.1f  (ratio %.2f)\n", limit_name, limit,
                 limit > 0 ? work_per_s / limit : 0.0);
+        if (sqlite_limit > 0 && http_limit > 0)
+            printf ("also             sqlite_tasks_per_s = %.1f  (ratio "
+                    "%.2f)\n",
+                    sqlite_limit, tasks_per_s / sqlite_limit);
         json_t *services = json_object_get (report, "services");
         const char *name;
         json_t *usage;
@@ -1093,12 +1237,13 @@ s_limits (options_t *options)
     double zmq_small = s_limit_zmq (200);
     double zmq_page = s_limit_zmq (20000);
     double sqlite = s_limit_sqlite (dir);
+    double http = s_limit_http (64);
     double ocr_one = s_limit_ocr (1);
     double ocr_all = s_limit_ocr ((int) cores);
     json_t *report = json_pack (
-        "{s:f, s:f, s:f, s:f, s:f, s:i}", "zmq_msgs_per_s_200b", zmq_small,
+        "{s:f, s:f, s:f, s:f, s:f, s:f, s:i}", "zmq_msgs_per_s_200b", zmq_small,
         "zmq_msgs_per_s_20kb", zmq_page, "sqlite_tasks_per_s", sqlite,
-        "tesseract_pages_per_s_1_engine", ocr_one,
+        "http_hello_per_s", http, "tesseract_pages_per_s_1_engine", ocr_one,
         "tesseract_pages_per_s_per_core", ocr_all, "cores", (int) cores);
     if (options->json) {
         char *text = json_dumps (report, JSON_COMPACT);
@@ -1111,6 +1256,9 @@ s_limits (options_t *options)
         printf ("sqlite           %.0f tasks/s (insert + 2 updates, batches "
                 "of %d)\n",
                 sqlite, BENCH_SQLITE_BATCH);
+        printf ("http             %.0f requests/s (libmicrohttpd hello world, "
+                "64 at once)\n",
+                http);
         printf ("tesseract        %.2f pages/s (1 engine)  %.2f pages/s (%ld "
                 "engines)\n",
                 ocr_one, ocr_all, cores);

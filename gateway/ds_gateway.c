@@ -2,16 +2,22 @@
     ds_gateway - the HTTP API: validate, store, queue, answer status
 
     @header
-    libmicrohttpd runs the HTTP side in one internal thread. The store
-    connection and the PUSH socket are created by the actor before the
-    daemon starts and used only by the daemon's thread until it stops;
-    then the actor destroys them. So each has one owning thread at a time,
-    handed over by MHD_start_daemon and MHD_stop_daemon.
+    libmicrohttpd runs the HTTP side in one internal thread; the actor's
+    thread runs the ZMQ front door and stores every submission. The HTTP
+    thread parses and checks a submission, suspends its connection and
+    hands the request to the actor over inproc; the actor takes what is
+    waiting from both doors, up to GATEWAY_BATCH, inserts it in one
+    transaction (one fsync), and only after the commit queues the tasks
+    for the ventilator and answers: a REPLY on the front door, or the
+    answer left in the request and its connection resumed. Status reads,
+    cancels and /healthz stay on the HTTP thread, with its own store
+    connection. Each store connection and socket has one owning thread.
 
     Routes:
         POST /api/process_document, /api/process_form,
              /api/process_form_filling   -> 202 {"task_id", "status"}
         GET  /api/task_status/{task_id}  -> 200 status, or 404
+        DELETE /api/tasks/{task_id}      -> 200, 404 or 409
         GET  /healthz                    -> 200 {"status": "ok", ...}
     Every error is {"error": {"code", "message"}} with its HTTP status.
     @end
@@ -29,25 +35,36 @@
 #define SUBMIT_PREFIX "/api/process_"
 #define TASKS_PREFIX "/api/tasks/"
 #define RETRY_AFTER_S "1"
+#define GATEWAY_BATCH 512       //  submissions committed together at most
+#define GATEWAY_PENDING_MS 100  //  how old the pending count may be
 
 //  What one thread needs to take tasks in: the HTTP daemon's thread has
 //  one, the actor's thread (the ZMQ front door) another
 
 typedef struct {
-    ds_store_t *store;  //  task store connection
-    zsock_t *queue;     //  PUSH to the ventilator: QUEUE
-    zsock_t *events;    //  PUSH to the sink: CANCELLED
-    uint64_t accepted;  //  tasks stored and queued
-    uint64_t rejected;  //  requests answered with an error
+    ds_store_t *store;   //  task store connection
+    zsock_t *queue;      //  PUSH to the ventilator: QUEUE
+    zsock_t *events;     //  PUSH to the sink: CANCELLED
+    uint64_t accepted;   //  tasks stored and queued
+    uint64_t rejected;   //  requests answered with an error
+    int64_t pending;     //  pending tasks, as last counted plus accepted
+    int64_t counted_at;  //  mono ms of the last count, 0 for never
 } channel_t;
 
 //  The gateway's state, shared with the daemon's thread (see @header)
 
 typedef struct {
     struct MHD_Daemon *daemon;  //  the HTTP server
-    channel_t http;             //  the daemon thread's channel
-    channel_t front;            //  the actor thread's channel
+    channel_t http;             //  the daemon thread's channel: reads, cancel
+    channel_t front;            //  the actor thread's channel: every submit
     zsock_t *router;            //  ROUTER, bound: the ZMQ front door
+    zsock_t *handoff;           //  PULL, actor's: HTTP submissions
+    zsock_t *handoff_push;      //  PUSH, the daemon thread's end of it
+    zlistx_t *answers;          //  answer_t owed when the batch commits
+    zlistx_t *staged;           //  QUEUE messages to send when it commits
+    bool batch_open;            //  a store transaction is open
+    atomic_bool stopping;       //  no more handoffs: answer 503 instead
+    atomic_int suspended;       //  HTTP requests handed off, not resumed
     int64_t max_queue;          //  pending tasks at most
     bool echo;                  //  accept the benchmark's echo tasks
     ds_limits_t limits;         //  submission limits
@@ -58,17 +75,36 @@ typedef struct {
 //  One HTTP request being received
 
 typedef struct {
-    ds_submission_t *submission;     //  what is being submitted, or NULL
-    struct MHD_PostProcessor *post;  //  multipart parser, or NULL
-    char *body;                      //  JSON body received so far
-    size_t body_size;                //  bytes in body
-    size_t body_max;                 //  bytes allocated
-    size_t received;                 //  bytes of body received in all
-    zchunk_t *part;                  //  multipart part being received
-    char *part_name;                 //  its field name
-    bool part_is_file;               //  it had a filename or an image type
-    bool too_large;                  //  the body passed max_body
+    ds_submission_t *submission;        //  what is being submitted, or NULL
+    struct MHD_PostProcessor *post;     //  multipart parser, or NULL
+    char *body;                         //  JSON body received so far
+    size_t body_size;                   //  bytes in body
+    size_t body_max;                    //  bytes allocated
+    size_t received;                    //  bytes of body received in all
+    zchunk_t *part;                     //  multipart part being received
+    char *part_name;                    //  its field name
+    bool part_is_file;                  //  it had a filename or an image type
+    bool too_large;                     //  the body passed max_body
+    struct MHD_Connection *connection;  //  its connection, once handed off
+    bool handed_off;                    //  suspended, waiting for the actor
+    bool answered;                      //  the actor left the answer here
+    unsigned int status;                //  the answer's HTTP status
+    json_t *answer;                     //  the answer's body
+    char *task_id;                      //  the accepted task, or NULL
 } request_t;
+
+//  An answer owed when the batch commits: to a front door client, or to a
+//  suspended HTTP request
+
+typedef struct {
+    zframe_t *identity;   //  front door: the client's routing id
+    zframe_t *delimiter;  //  its REQ envelope delimiter, or NULL
+    char *request_id;     //  its request id
+    request_t *request;   //  HTTP: the suspended request, or NULL
+    unsigned int status;  //  HTTP status of the answer
+    json_t *body;         //  the answer
+    char *task_id;        //  the task accepted, or NULL
+} answer_t;
 
 
 //  --------------------------------------------------------------------------
@@ -138,7 +174,15 @@ s_error (gateway_t *self,
 static bool
 s_queue_full (gateway_t *self, channel_t *channel, char *message, size_t size)
 {
-    int64_t pending = ds_store_count (channel->store, "pending");
+    //  Counted at most every GATEWAY_PENDING_MS, plus what we accepted
+    //  since: counting per submission costs more than the submission
+    int64_t now = zclock_mono ();
+    if (!channel->counted_at || now - channel->counted_at >= GATEWAY_PENDING_MS
+        || channel->pending >= self->max_queue) {
+        channel->pending = ds_store_count (channel->store, "pending");
+        channel->counted_at = now;
+    }
+    int64_t pending = channel->pending;
     if (pending < self->max_queue)
         return false;
     snprintf (message, size,
@@ -175,6 +219,18 @@ s_store (gateway_t *self,
         *status = MHD_HTTP_SERVICE_UNAVAILABLE;
         return s_error_json (self, channel, "QUEUE_FULL", message);
     }
+    //  Into the open batch: committed, with the others, by s_flush
+    if (!self->batch_open) {
+        if (ds_store_begin (channel->store)) {
+            zsys_error ("ds_gateway: STORE-FAIL begin error=%s",
+                        ds_store_error (channel->store));
+            *status = MHD_HTTP_SERVICE_UNAVAILABLE;
+            return s_error_json (self, channel, "STORE_UNAVAILABLE",
+                                 "the task store could not save the task; "
+                                 "try again");
+        }
+        self->batch_open = true;
+    }
     char *id = ds_util_uuid ();
     if (ds_store_insert_keyed (channel->store, id,
                                ds_submission_task_type (submission),
@@ -200,23 +256,13 @@ s_store (gateway_t *self,
                              "the task store could not save the task; "
                              "try again");
     }
-    //  Committed: from here on the task is the pipeline's
+    //  Queued for the ventilator once the batch is committed (s_flush)
     ds_proto_t *queue = ds_proto_new (DS_PROTO_QUEUE);
     ds_proto_set_task_id (queue, id);
     ds_proto_set_task_type (queue, ds_submission_task_type (submission));
     ds_proto_set_priority (queue, ds_submission_priority (submission));
-    zframe_t *frame = ds_proto_encode (queue);
-    if (zframe_send (&frame, channel->queue, ZFRAME_DONTWAIT)) {
-        //  Stored but not announced: the ventilator finds it on restart
-        zframe_destroy (&frame);
-        zsys_warning ("ds_gateway: QUEUE-FULL task=%s (stored, pending)", id);
-    }
-    ds_proto_destroy (&queue);
-    channel->accepted++;
-    zsys_info ("ds_gateway: ACCEPTED task=%s type=%s images=%zu priority=%d",
-               id, ds_submission_task_type (submission),
-               ds_submission_image_count (submission),
-               ds_submission_priority (submission));
+    zlistx_add_end (self->staged, queue);
+    channel->pending++;
     *status = MHD_HTTP_ACCEPTED;
     *task_id = id;
     return json_pack ("{s:s, s:s}", "task_id", id, "status", "pending");
@@ -325,31 +371,77 @@ s_cancel_json (gateway_t *self,
 
 
 //  --------------------------------------------------------------------------
-//  Store and queue a valid submission, answer 202 (or the rejection)
+//  Queue an answer: 202 with Location, 503 with Retry-After, or as it is
 
 static enum MHD_Result
-s_accept (gateway_t *self,
-          struct MHD_Connection *connection,
-          ds_submission_t *submission)
+s_respond_answer (struct MHD_Connection *connection,
+                  unsigned int status,
+                  json_t *body,
+                  const char *task_id)
 {
-    unsigned int status;
-    char *task_id = NULL;
-    json_t *body =
-        s_submit (self, &self->http, submission, NULL, &status, &task_id);
-    enum MHD_Result rc;
     if (task_id) {
         char *location = zsys_sprintf (STATUS_PREFIX "%s", task_id);
-        rc = s_respond (connection, status, body, MHD_HTTP_HEADER_LOCATION,
-                        location);
+        enum MHD_Result rc = s_respond (connection, status, body,
+                                        MHD_HTTP_HEADER_LOCATION, location);
         zstr_free (&location);
+        return rc;
     }
-    else if (status == MHD_HTTP_SERVICE_UNAVAILABLE)
-        rc = s_respond (connection, status, body, MHD_HTTP_HEADER_RETRY_AFTER,
-                        RETRY_AFTER_S);
-    else
-        rc = s_respond (connection, status, body, NULL, NULL);
-    zstr_free (&task_id);
-    return rc;
+    if (status == MHD_HTTP_SERVICE_UNAVAILABLE)
+        return s_respond (connection, status, body, MHD_HTTP_HEADER_RETRY_AFTER,
+                          RETRY_AFTER_S);
+    return s_respond (connection, status, body, NULL, NULL);
+}
+
+
+//  --------------------------------------------------------------------------
+//  A valid submission: hand it to the actor, which stores it with the
+//  others of its batch and resumes the connection with the answer. The
+//  count of suspended requests is raised before the stopping flag is read
+//  and the actor sets the flag before it waits for the count to drop, so
+//  no request is suspended once the actor has stopped waiting.
+
+static enum MHD_Result
+s_handoff (gateway_t *self,
+           struct MHD_Connection *connection,
+           request_t *request)
+{
+    ds_submission_t *submission = request->submission;
+    if (ds_submission_check (submission))
+        return s_error (self, connection,
+                        (unsigned int) ds_submission_status (submission),
+                        ds_submission_code (submission),
+                        ds_submission_message (submission), NULL, NULL);
+    atomic_fetch_add (&self->suspended, 1);
+    if (atomic_load (&self->stopping)) {
+        atomic_fetch_sub (&self->suspended, 1);
+        return s_error (self, connection, MHD_HTTP_SERVICE_UNAVAILABLE,
+                        "STOPPING", "the gateway is stopping; try again",
+                        MHD_HTTP_HEADER_RETRY_AFTER, RETRY_AFTER_S);
+    }
+    request->connection = connection;
+    request->handed_off = true;
+    MHD_suspend_connection (connection);
+    zsock_send (self->handoff_push, "p", request);
+    return MHD_YES;
+}
+
+
+//  --------------------------------------------------------------------------
+//  The actor answered a handed-off request and resumed its connection
+
+static enum MHD_Result
+s_answered (gateway_t *self,
+            struct MHD_Connection *connection,
+            request_t *request)
+{
+    if (!request->answered)  //  resumed without an answer: cannot happen
+        return s_error (self, connection, MHD_HTTP_SERVICE_UNAVAILABLE,
+                        "STOPPING", "the gateway is stopping; try again",
+                        MHD_HTTP_HEADER_RETRY_AFTER, RETRY_AFTER_S);
+    json_t *body = request->answer;
+    request->answer = NULL;
+    return s_respond_answer (connection, request->status, body,
+                             request->task_id);
 }
 
 
@@ -427,6 +519,8 @@ s_request_completed (void *cls,
     ds_submission_destroy (&request->submission);
     zchunk_destroy (&request->part);
     zstr_free (&request->part_name);
+    json_decref (request->answer);
+    zstr_free (&request->task_id);
     free (request->body);
     free (request);
     *req_cls = NULL;
@@ -576,7 +670,7 @@ s_end_post (gateway_t *self,
     else
         ds_submission_parse_json (
             submission, request->body ? request->body : "", request->body_size);
-    return s_accept (self, connection, submission);
+    return s_handoff (self, connection, request);
 }
 
 
@@ -596,6 +690,8 @@ s_handle (void *cls,
     (void) version;
     gateway_t *self = (gateway_t *) cls;
     request_t *request = (request_t *) *req_cls;
+    if (request && request->handed_off)
+        return s_answered (self, connection, request);
     if (request) {
         if (*upload_data_size) {
             s_take_body (self, request, upload_data, *upload_data_size);
@@ -665,7 +761,8 @@ s_start_http (gateway_t *self, ds_config_t *config)
     struct sockaddr_storage address;
     memset (&address, 0, sizeof (address));
     socklen_t address_size;
-    unsigned int flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+    unsigned int flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG
+                         | MHD_ALLOW_SUSPEND_RESUME;
     if (strchr (bind_address, ':')) {
         struct sockaddr_in6 *ipv6 = (struct sockaddr_in6 *) &address;
         ipv6->sin6_family = AF_INET6;
@@ -770,75 +867,201 @@ s_front_submission (gateway_t *self, ds_proto_t *request)
 
 
 //  --------------------------------------------------------------------------
-//  One request on the ZMQ front door: [identity][empty if REQ][message]
+//  Deliver an answer and free it: a REPLY to a front door client, or the
+//  answer left in a suspended HTTP request, whose connection resumes
 
 static void
-s_front (gateway_t *self, ds_proto_t *request)
+s_deliver (gateway_t *self, answer_t **answer_p)
 {
-    zmsg_t *msg = zmsg_recv (self->router);
-    if (!msg)
-        return;
-    zframe_t *identity = zmsg_pop (msg);
-    zframe_t *delimiter = NULL;
+    answer_t *answer = *answer_p;
+    if (answer->task_id)
+        (answer->request ? &self->http : &self->front)->accepted++;
+    if (answer->request) {
+        request_t *request = answer->request;
+        request->status = answer->status;
+        request->answer = answer->body;
+        request->task_id = answer->task_id;
+        request->answered = true;
+        MHD_resume_connection (request->connection);
+        atomic_fetch_sub (&self->suspended, 1);
+    }
+    else {
+        ds_proto_t *reply = ds_proto_new (DS_PROTO_REPLY);
+        ds_proto_set_request_id (reply, answer->request_id);
+        ds_proto_set_status_code (reply, (int) answer->status);
+        char *text = json_dumps (answer->body, JSON_COMPACT);
+        ds_proto_set_result (reply, text);
+        zstr_free (&text);
+        json_decref (answer->body);
+        zstr_free (&answer->task_id);
+        zmsg_t *msg = zmsg_new ();
+        zmsg_append (msg, &answer->identity);
+        if (answer->delimiter)
+            zmsg_append (msg, &answer->delimiter);
+        zframe_t *encoded = ds_proto_encode (reply);
+        zmsg_append (msg, &encoded);
+        zmsg_send (&msg, self->router);
+        ds_proto_destroy (&reply);
+        zstr_free (&answer->request_id);
+    }
+    free (answer);
+    *answer_p = NULL;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Commit the batch, then queue its tasks and deliver its answers. If the
+//  commit fails nothing was stored: every acceptance becomes a 503.
+
+static void
+s_flush (gateway_t *self)
+{
+    bool committed = true;
+    if (self->batch_open) {
+        self->batch_open = false;
+        if (ds_store_commit (self->front.store)) {
+            committed = false;
+            zsys_error ("ds_gateway: STORE-FAIL commit error=%s tasks=%zu",
+                        ds_store_error (self->front.store),
+                        zlistx_size (self->staged));
+            self->front.counted_at = 0;  //  recount
+        }
+    }
+    //  Committed: from here on the tasks are the pipeline's
+    ds_proto_t *queue;
+    while ((queue = (ds_proto_t *) zlistx_detach (self->staged, NULL))) {
+        if (committed) {
+            zsys_info ("ds_gateway: ACCEPTED task=%s type=%s priority=%d",
+                       ds_proto_task_id (queue), ds_proto_task_type (queue),
+                       ds_proto_priority (queue));
+            zframe_t *frame = ds_proto_encode (queue);
+            if (zframe_send (&frame, self->front.queue, ZFRAME_DONTWAIT)) {
+                //  Stored but not announced: the ventilator finds it on
+                //  restart
+                zframe_destroy (&frame);
+                zsys_warning ("ds_gateway: QUEUE-FULL task=%s (stored, "
+                              "pending)",
+                              ds_proto_task_id (queue));
+            }
+        }
+        ds_proto_destroy (&queue);
+    }
+    answer_t *answer;
+    while ((answer = (answer_t *) zlistx_detach (self->answers, NULL))) {
+        if (!committed && answer->task_id) {
+            json_decref (answer->body);
+            zstr_free (&answer->task_id);
+            answer->status = MHD_HTTP_SERVICE_UNAVAILABLE;
+            answer->body = s_error_json (
+                self, &self->front, "STORE_UNAVAILABLE",
+                "the task store could not save the task; try again");
+        }
+        s_deliver (self, &answer);
+    }
+}
+
+
+//  --------------------------------------------------------------------------
+//  One request on the ZMQ front door: [identity][empty if REQ][message].
+//  A SUBMIT joins the batch; anything else first flushes it, so each
+//  client's requests are answered in order.
+
+static void
+s_front (gateway_t *self, zmsg_t *msg, ds_proto_t *request)
+{
+    answer_t *answer = (answer_t *) zmalloc (sizeof (answer_t));
+    assert (answer);
+    answer->identity = zmsg_pop (msg);
     if (zmsg_size (msg) == 2 && zframe_size (zmsg_first (msg)) == 0)
-        delimiter = zmsg_pop (msg);  //  a REQ client's envelope
-    unsigned int status = MHD_HTTP_BAD_REQUEST;
-    json_t *body = NULL;
-    const char *type = "";
+        answer->delimiter = zmsg_pop (msg);  //  a REQ client's envelope
+    answer->status = MHD_HTTP_BAD_REQUEST;
     int rc = ds_proto_decode_msg (request, msg, 0);
     bool is_request = rc == 0 && ds_proto_type (request) >= DS_PROTO_SUBMIT
                       && ds_proto_type (request) != DS_PROTO_REPLY;
+    answer->request_id =
+        strdup (is_request ? ds_proto_request_id (request) : "");
     if (!is_request) {
         ds_proto_log_rejected (request, "ds_gateway", msg);
         char *message = zsys_sprintf ("not a docusnap request: %s",
                                       rc ? ds_proto_reason (request)
                                          : "SUBMIT, STATUS or CANCEL expected");
-        body = s_error_json (self, &self->front, "BAD_FRAME", message);
+        answer->body = s_error_json (self, &self->front, "BAD_FRAME", message);
         zstr_free (&message);
     }
     else if (ds_proto_type (request) == DS_PROTO_SUBMIT) {
-        type = ds_proto_task_type (request);
+        const char *type = ds_proto_task_type (request);
         if (!ds_submission_known_type (type)
             || (streq (type, "echo") && !self->echo)) {
-            status = MHD_HTTP_NOT_FOUND;
-            body = s_error_json (self, &self->front, "NOT_FOUND",
-                                 "no such task type");
+            answer->status = MHD_HTTP_NOT_FOUND;
+            answer->body = s_error_json (self, &self->front, "NOT_FOUND",
+                                         "no such task type");
         }
         else {
             ds_submission_t *submission = s_front_submission (self, request);
-            char *task_id = NULL;
             //  A CURVE client's public key, from the handshake
             const char *client = zframe_meta (zmsg_last (msg), "User-Id");
-            body =
-                s_submit (self, &self->front, submission,
-                          client && *client ? client : NULL, &status, &task_id);
-            zstr_free (&task_id);
+            answer->body = s_submit (self, &self->front, submission,
+                                     client && *client ? client : NULL,
+                                     &answer->status, &answer->task_id);
             ds_submission_destroy (&submission);
         }
     }
-    else if (ds_proto_type (request) == DS_PROTO_STATUS)
-        body = s_status_json (self, &self->front, ds_proto_task_id (request),
-                              &status);
-    else
-        body = s_cancel_json (self, &self->front, ds_proto_task_id (request),
-                              &status);
+    else {
+        s_flush (self);
+        if (ds_proto_type (request) == DS_PROTO_STATUS)
+            answer->body =
+                s_status_json (self, &self->front, ds_proto_task_id (request),
+                               &answer->status);
+        else
+            answer->body =
+                s_cancel_json (self, &self->front, ds_proto_task_id (request),
+                               &answer->status);
+    }
+    zlistx_add_end (self->answers, answer);
+}
 
-    ds_proto_t *reply = ds_proto_new (DS_PROTO_REPLY);
-    ds_proto_set_request_id (reply, ds_proto_request_id (request));
-    ds_proto_set_status_code (reply, (int) status);
-    char *text = json_dumps (body, JSON_COMPACT);
-    ds_proto_set_result (reply, text);
-    zstr_free (&text);
-    json_decref (body);
-    zmsg_t *answer = zmsg_new ();
-    zmsg_append (answer, &identity);
-    if (delimiter)
-        zmsg_append (answer, &delimiter);
-    zframe_t *encoded = ds_proto_encode (reply);
-    zmsg_append (answer, &encoded);
-    zmsg_send (&answer, self->router);
-    ds_proto_destroy (&reply);
-    zmsg_destroy (&msg);
+
+//  --------------------------------------------------------------------------
+//  An HTTP submission handed off by the daemon's thread joins the batch
+
+static void
+s_http_submission (gateway_t *self, request_t *request)
+{
+    answer_t *answer = (answer_t *) zmalloc (sizeof (answer_t));
+    assert (answer);
+    answer->request = request;
+    answer->body = s_submit (self, &self->front, request->submission, NULL,
+                             &answer->status, &answer->task_id);
+    zlistx_add_end (self->answers, answer);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Take in what is waiting on the front door and the handoff, up to one
+//  batch, then commit it and answer: one commit (one fsync) for all
+
+static void
+s_gather (gateway_t *self, ds_proto_t *request)
+{
+    size_t taken = 0;
+    bool more = true;
+    while (more && taken < GATEWAY_BATCH) {
+        more = false;
+        zmsg_t *msg = zmsg_recv (self->router);  //  rcvtimeo is 0
+        if (msg) {
+            s_front (self, msg, request);
+            zmsg_destroy (&msg);
+            taken++;
+            more = true;
+        }
+        void *pointer;
+        if (zsock_recv (self->handoff, "p", &pointer) == 0) {
+            s_http_submission (self, (request_t *) pointer);
+            taken++;
+            more = true;
+        }
+    }
+    s_flush (self);
 }
 
 
@@ -867,6 +1090,25 @@ ds_gateway (zsock_t *pipe, void *args)
     self.router = zsock_new (ZMQ_ROUTER);
     assert (self.router);
     zsock_set_maxmsgsize (self.router, DS_PROTO_MAX_FRAME);
+    zsock_set_rcvtimeo (self.router, 0);
+    //  HTTP submissions come to this thread over inproc: a pointer each,
+    //  never dropped (as many at most as there are connections)
+    self.handoff = zsock_new (ZMQ_PULL);
+    self.handoff_push = zsock_new (ZMQ_PUSH);
+    assert (self.handoff && self.handoff_push);
+    zsock_set_rcvhwm (self.handoff, 0);
+    zsock_set_sndhwm (self.handoff_push, 0);
+    zsock_set_rcvtimeo (self.handoff, 0);
+    int handoff_rc =
+        zsock_bind (self.handoff, "inproc://ds-gateway-%p", (void *) &self);
+    assert (handoff_rc == 0);
+    handoff_rc = zsock_connect (self.handoff_push, "inproc://ds-gateway-%p",
+                                (void *) &self);
+    assert (handoff_rc == 0);
+    self.answers = zlistx_new ();
+    self.staged = zlistx_new ();
+    atomic_init (&self.stopping, false);
+    atomic_init (&self.suspended, 0);
     ds_curve_t *curve = ds_service_curve (pipe, config, "ds_gateway");
     //  Each thread has its own store connection and sockets
     int http_rc =
@@ -908,14 +1150,15 @@ ds_gateway (zsock_t *pipe, void *args)
                    front_line, queue_endpoint);
         zstr_free (&line);
         zstr_free (&front_line);
-        //  HTTP runs in the daemon's thread; the front door runs here
+        //  HTTP runs in the daemon's thread; every submission, from HTTP
+        //  or the front door, is stored here, in batches
         ds_proto_t *request = ds_proto_new (0);
-        zpoller_t *poller = zpoller_new (pipe, self.router, NULL);
+        zpoller_t *poller = zpoller_new (pipe, self.router, self.handoff, NULL);
         zpoller_set_nonstop (poller, true);
         while (true) {
             void *which = zpoller_wait (poller, -1);
-            if (which == self.router)
-                s_front (&self, request);
+            if (which == self.router || which == self.handoff)
+                s_gather (&self, request);
             else if (which == pipe) {
                 char *command = zstr_recv (pipe);
                 bool term = !command || streq (command, "$TERM");
@@ -923,6 +1166,17 @@ ds_gateway (zsock_t *pipe, void *args)
                 if (term)
                     break;
             }
+        }
+        //  No new handoffs; answer those already made, then stop HTTP
+        //  (MHD must not stop with a connection suspended)
+        atomic_store (&self.stopping, true);
+        while (atomic_load (&self.suspended) > 0) {
+            zsock_set_rcvtimeo (self.handoff, 100);
+            void *pointer;
+            if (zsock_recv (self.handoff, "p", &pointer) == 0)
+                s_http_submission (&self, (request_t *) pointer);
+            zsock_set_rcvtimeo (self.handoff, 0);
+            s_gather (&self, request);
         }
         zpoller_destroy (&poller);
         ds_proto_destroy (&request);
@@ -934,6 +1188,10 @@ ds_gateway (zsock_t *pipe, void *args)
                    self.front.rejected);
     }
     zsock_destroy (&self.router);
+    zsock_destroy (&self.handoff_push);
+    zsock_destroy (&self.handoff);
+    zlistx_destroy (&self.answers);
+    zlistx_destroy (&self.staged);
     s_channel_close (&self.http);
     s_channel_close (&self.front);
     ds_curve_destroy (&curve);

@@ -28,6 +28,7 @@
 #include <sqlite3.h>
 #include <jansson.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include <ctype.h>
 #include <errno.h>

@@ -76,9 +76,19 @@ zlistx_t *ds_store_pending (ds_store_t *self);
 //  has already ended.
 ds_proto_t *ds_store_load_task (ds_store_t *self, const char *task_id);
 
-//  Begin and commit a batch of event updates. Return 0 or -1.
+//  Begin and commit a batch of writes (event updates, or inserts: within
+//  a batch each insert is a savepoint, so a failed one leaves the others).
+//  Return 0 or -1; a failed commit rolls the batch back.
 int ds_store_begin (ds_store_t *self);
 int ds_store_commit (ds_store_t *self);
+
+//  Begin a batch of reads (a deferred transaction: one snapshot and one
+//  round of file locking for all); end it with ds_store_commit. Do not
+//  write in it: writing would need the lock another writer may hold.
+int ds_store_begin_read (ds_store_t *self);
+
+//  Abandon a batch begun with ds_store_begin
+void ds_store_rollback (ds_store_t *self);
 
 //  Apply one EVENT inside a batch. Returns 1 if it changed the task, 0 if
 //  it was dropped (unknown task, or the task already has a terminal

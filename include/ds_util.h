@@ -19,7 +19,8 @@ int64_t ds_util_now_ms (void);
 //  into buffer, which must hold at least 32 bytes. Returns buffer.
 char *ds_util_iso_time (int64_t time_ms, char *buffer, size_t size);
 
-//  A new random UUID in canonical lower-case 8-4-4-4-12 form; caller frees.
+//  A new UUID, version 7 (time-ordered: ids made later sort later), in
+//  canonical lower-case 8-4-4-4-12 form; caller frees.
 char *ds_util_uuid (void);
 
 //  True if text is a canonical UUID (36 chars, hex and dashes).

@@ -39,11 +39,22 @@ typedef struct {
 //  Queue the task's state after an event, to publish once committed
 
 static void
-s_queue_state (sink_t *self, ds_proto_t *event)
+s_queue_state (sink_t *self, ds_proto_t *event, bool applied)
 {
     char *error_code = NULL;
-    char *status = ds_store_task_state (self->store, ds_proto_task_id (event),
-                                        &error_code, NULL);
+    char *status = NULL;
+    //  An event that applied says the new state; one that did not, ask
+    static const char *applied_status [] = {
+        NULL, "processing", "processing", "completed", "error", "cancelled"};
+    int kind = ds_proto_event (event);
+    if (applied && kind >= DS_EVENT_STARTED && kind <= DS_EVENT_CANCELLED) {
+        status = strdup (applied_status [kind]);
+        error_code =
+            strdup (kind == DS_EVENT_FAILED ? ds_proto_error_code (event) : "");
+    }
+    else
+        status = ds_store_task_state (self->store, ds_proto_task_id (event),
+                                      &error_code, NULL);
     if (status) {
         ds_proto_t *state = ds_proto_new (DS_PROTO_STATE);
         ds_proto_set_task_id (state, ds_proto_task_id (event));
@@ -108,7 +119,7 @@ s_sink_drain (sink_t *self)
                            ds_proto_worker (self->event));
             }
             if (rc >= 0)
-                s_queue_state (self, self->event);
+                s_queue_state (self, self->event, rc == 1);
             if (self->verbose)
                 zsys_debug ("ds_sink: EVENT task=%s event=%d worker=%s rc=%d",
                             ds_proto_task_id (self->event),

@@ -63,8 +63,12 @@ enum {
     STMT_COUNT_ALL,
     STMT_COUNT_STATUS,
     STMT_BEGIN,
+    STMT_BEGIN_READ,
     STMT_COMMIT,
     STMT_ROLLBACK,
+    STMT_SAVEPOINT,
+    STMT_RELEASE,
+    STMT_ROLLBACK_TO,
     STMT_TOTAL
 };
 
@@ -106,8 +110,12 @@ static const char *s_statements [STMT_TOTAL] = {
     "SELECT COUNT (*) FROM tasks",
     "SELECT COUNT (*) FROM tasks WHERE status = ?1",
     "BEGIN IMMEDIATE",
+    "BEGIN",
     "COMMIT",
     "ROLLBACK",
+    "SAVEPOINT task",
+    "RELEASE task",
+    "ROLLBACK TO task",
 };
 
 //  Structure of our class
@@ -328,7 +336,9 @@ ds_store_insert_keyed (ds_store_t *self,
     for (unsigned int byte_nbr = 0; byte_nbr < hash_size; byte_nbr++)
         snprintf (digest + byte_nbr * 2, 3, "%02x", hash [byte_nbr]);
 
-    if (s_exec (self, self->stmt [STMT_BEGIN]))
+    //  Its own transaction, or a savepoint in the caller's batch
+    bool nested = !sqlite3_get_autocommit (self->db);
+    if (s_exec (self, self->stmt [nested ? STMT_SAVEPOINT : STMT_BEGIN]))
         return -1;
     sqlite3_stmt *stmt = self->stmt [STMT_INSERT_TASK];
     sqlite3_bind_text (stmt, 1, task_id, -1, SQLITE_STATIC);
@@ -347,6 +357,12 @@ ds_store_insert_keyed (ds_store_t *self,
         sqlite3_bind_blob64 (stmt, 3, zchunk_data (images [image_nbr]),
                              zchunk_size (images [image_nbr]), SQLITE_STATIC);
         rc = s_exec (self, stmt);
+    }
+    if (nested) {
+        if (rc)
+            s_exec (self, self->stmt [STMT_ROLLBACK_TO]);
+        s_exec (self, self->stmt [STMT_RELEASE]);
+        return rc;
     }
     if (rc == 0)
         rc = s_exec (self, self->stmt [STMT_COMMIT]);
@@ -524,6 +540,26 @@ ds_store_commit (ds_store_t *self)
     if (rc)
         s_exec (self, self->stmt [STMT_ROLLBACK]);
     return rc;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Begin a batch of reads: one snapshot, one lock round for all of them
+
+int
+ds_store_begin_read (ds_store_t *self)
+{
+    return s_exec (self, self->stmt [STMT_BEGIN_READ]);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Abandon a batch
+
+void
+ds_store_rollback (ds_store_t *self)
+{
+    s_exec (self, self->stmt [STMT_ROLLBACK]);
 }
 
 
@@ -857,8 +893,33 @@ ds_store_test (bool verbose)
     assert (ds_store_task_by_key (store, "client-7/req-2") == NULL);
     assert (ds_store_cancel (store, "keyed") == 1);
 
+    //  A batch of inserts: a refused one leaves the others; a rollback
+    //  leaves none
+    images [0] = zchunk_new ("b", 1);
+    assert (ds_store_begin (store) == 0);
+    assert (ds_store_insert_keyed (store, "batch-1", "document", 5, images, 1,
+                                   NULL, NULL, "batch/1")
+            == 0);
+    assert (ds_store_insert_keyed (store, "batch-2", "document", 5, images, 1,
+                                   NULL, NULL, "batch/1")
+            == -1);
+    assert (ds_store_insert_keyed (store, "batch-3", "document", 5, images, 1,
+                                   NULL, NULL, NULL)
+            == 0);
+    assert (ds_store_commit (store) == 0);
+    assert (ds_store_cancel (store, "batch-1") == 1);
+    assert (ds_store_cancel (store, "batch-2") == -1);
+    assert (ds_store_cancel (store, "batch-3") == 1);
+    assert (ds_store_begin (store) == 0);
+    assert (ds_store_insert_task (store, "batch-4", "document", 5, images, 1,
+                                  NULL, NULL)
+            == 0);
+    ds_store_rollback (store);
+    assert (ds_store_cancel (store, "batch-4") == -1);
+    zchunk_destroy (&images [0]);
+
     //  Expiry removes ended tasks only, images with them
-    assert (ds_store_expire (store, ds_util_now_ms () + 1000) == 3);
+    assert (ds_store_expire (store, ds_util_now_ms () + 1000) == 5);
     assert (ds_store_count (store, NULL) == 1);
 
     ds_store_destroy (&sink);

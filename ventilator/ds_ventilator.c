@@ -29,6 +29,9 @@
 #define VENTILATOR_LEVELS (DS_PROTO_MAX_PRIORITY + 1)
 #define VENTILATOR_TICK_MS 100
 #define VENTILATOR_HISTORY_MAX 1024
+#define VENTILATOR_WINDOW_WORK_MS 50  //  the window holds this much work
+#define VENTILATOR_WINDOW_MAX 4096    //  tasks in transit at most
+#define VENTILATOR_BURST 256          //  dispatches per loop at most
 
 //  A lease: one task dispatched and not yet ended
 
@@ -64,6 +67,9 @@ typedef struct {
     int max_attempts;                      //  dispatches per task at most
     size_t in_transit;                     //  dispatched, not yet started
     size_t window_per_worker;              //  in transit per live worker
+    double start_rate;                     //  starts seen per s, smoothed
+    uint64_t starts;                       //  starts seen this tick
+    bool reading;                          //  a read transaction is open
     zhashx_t *workers;                     //  last heard of (mono ms) by id
     size_t live_workers;                   //  workers heard of lately
     bool verbose;                          //  log each dispatch
@@ -123,7 +129,16 @@ static size_t
 s_window (ventilator_t *self)
 {
     size_t workers = self->live_workers ? self->live_workers : 1;
-    return workers * self->window_per_worker;
+    size_t window = workers * self->window_per_worker;
+    //  Short tasks: as many as the workers start in the window's time, so
+    //  the round trip through the sink does not bound the rate, while an
+    //  urgent task still waits behind no more than that much work
+    size_t by_rate =
+        (size_t) (self->start_rate * VENTILATOR_WINDOW_WORK_MS / 1000);
+    if (by_rate > window)
+        window =
+            by_rate < VENTILATOR_WINDOW_MAX ? by_rate : VENTILATOR_WINDOW_MAX;
+    return window;
 }
 
 
@@ -226,14 +241,32 @@ s_history (lease_t *lease, const char *format, ...)
 
 
 //  --------------------------------------------------------------------------
-//  Send the most urgent task to the worker socket, which is writable
+//  Record a redelivery's attempt; a write, so outside the read transaction
 
 static void
+s_set_attempts (ventilator_t *self, const char *task_id, int attempts)
+{
+    if (self->reading) {
+        ds_store_commit (self->store);
+        self->reading = false;
+    }
+    ds_store_set_attempts (self->store, task_id, attempts);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Send the most urgent task to the worker socket, which is writable.
+//  Returns false when the socket would not take it.
+
+static bool
 s_dispatch (ventilator_t *self)
 {
     char *task_id = s_dequeue (self);
     if (!task_id)
-        return;
+        return false;
+    //  One read transaction for a burst of dispatches (s_run ends it)
+    if (!self->reading)
+        self->reading = ds_store_begin_read (self->store) == 0;
     ds_proto_t *task = ds_store_load_task (self->store, task_id);
     lease_t *lease = (lease_t *) zhashx_lookup (self->leases, task_id);
     if (!task) {
@@ -241,9 +274,12 @@ s_dispatch (ventilator_t *self)
         if (lease)
             s_forget (self, lease);
         zstr_free (&task_id);
-        return;
+        return true;
     }
+    //  The store knows the attempts that started, the lease those sent
     int attempt = ds_proto_attempt (task) + 1;
+    if (lease && lease->attempt >= attempt)
+        attempt = lease->attempt + 1;
     if (!lease) {
         lease = (lease_t *) zmalloc (sizeof (lease_t));
         assert (lease);
@@ -261,13 +297,17 @@ s_dispatch (ventilator_t *self)
         zstr_free (&text);
         ds_proto_destroy (&task);
         zstr_free (&task_id);
-        return;
+        return true;
     }
     ds_proto_set_attempt (task, attempt);
-    //  The attempt is on record before the task can start
-    ds_store_set_attempts (self->store, task_id, attempt);
+    //  A redelivery is on record before it can start, so a restarted
+    //  ventilator counts it; a first attempt is recorded by its STARTED
+    //  (one write per task fewer on the common path)
+    if (attempt > 1)
+        s_set_attempts (self, task_id, attempt);
     zframe_t *frame = ds_proto_encode (task);
-    if (zframe_send (&frame, self->dispatch, ZFRAME_DONTWAIT) == 0) {
+    bool sent = zframe_send (&frame, self->dispatch, ZFRAME_DONTWAIT) == 0;
+    if (sent) {
         self->dispatched++;
         if (attempt > 1)
             self->redelivered++;
@@ -284,11 +324,13 @@ s_dispatch (ventilator_t *self)
     else {
         //  The socket filled up after all: put the task back in front
         zframe_destroy (&frame);
-        ds_store_set_attempts (self->store, task_id, attempt - 1);
+        if (attempt > 1)
+            s_set_attempts (self, task_id, attempt - 1);
         s_enqueue (self, task_id, ds_proto_priority (task), true);
     }
     ds_proto_destroy (&task);
     zstr_free (&task_id);
+    return sent;
 }
 
 
@@ -313,6 +355,8 @@ s_state (ventilator_t *self)
             else if (streq (status, "processing")) {
                 if (ds_proto_attempt (self->message) == lease->attempt
                     && lease->deadline) {
+                    if (lease->in_transit)
+                        self->starts++;
                     lease->started = true;
                     s_transit (self, lease, false);
                     lease->deadline = zclock_mono () + self->lease_timeout;
@@ -321,8 +365,11 @@ s_state (ventilator_t *self)
                             strdup (ds_proto_worker (self->message));
                 }
             }
-            else if (!streq (status, "pending"))
+            else if (!streq (status, "pending")) {
+                if (lease->in_transit)  //  ended without a STARTED
+                    self->starts++;
                 s_forget (self, lease);
+            }
         }
         zmsg_destroy (&msg);
     }
@@ -345,6 +392,10 @@ s_check_leases (ventilator_t *self)
         seen = zhashx_next (self->workers);
     }
     self->live_workers = live;
+    //  Starts per second, smoothed over about a second of ticks
+    double rate = self->starts * 1000.0 / VENTILATOR_TICK_MS;
+    self->start_rate = self->start_rate * 0.7 + rate * 0.3;
+    self->starts = 0;
     zlistx_t *expired = zlistx_new ();
     lease_t *lease = (lease_t *) zhashx_first (self->leases);
     while (lease) {
@@ -462,7 +513,15 @@ s_run (ventilator_t *self)
         if (items [2].revents & ZMQ_POLLIN)
             s_state (self);
         if (count == 4 && (items [3].revents & ZMQ_POLLOUT))
-            s_dispatch (self);
+            for (int burst = 0; burst < VENTILATOR_BURST && self->size
+                                && self->in_transit < s_window (self);
+                 burst++)
+                if (!s_dispatch (self))
+                    break;
+        if (self->reading) {
+            ds_store_commit (self->store);
+            self->reading = false;
+        }
         if (zclock_mono () >= next_check) {
             s_check_leases (self);
             next_check = zclock_mono () + VENTILATOR_TICK_MS;

@@ -18,6 +18,7 @@
 #define WORKER_LLM_SOCKETS 1024   //  LLM connections polled, at most
 #define WORKER_RESEND_MS 2000     //  resend an unacknowledged result after
 #define WORKER_UNACKED_MAX 10000  //  results kept for resending, at most
+#define WORKER_TASK_BURST 64      //  tasks taken per loop, at most
 
 //  One task in flight
 
@@ -405,19 +406,31 @@ s_feed_ocr (worker_t *self)
 
 
 //  --------------------------------------------------------------------------
-//  Take one TASK from the ventilator
+//  True if the worker can take one more task: a free slot, and room before
+//  the LLM stage
 
-static void
+static bool
+s_room (worker_t *self)
+{
+    return !self->draining && self->in_flight < self->capacity
+           && self->in_flight - self->llm_jobs < self->ocr_room;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Take one TASK from the ventilator; returns false if none was waiting
+
+static bool
 s_take_task (worker_t *self)
 {
     zmsg_t *msg = zmsg_recv (self->tasks);
     if (!msg)
-        return;
+        return false;
     if (ds_proto_decode_msg (self->message, msg, DS_PROTO_TASK)) {
         ds_proto_log_rejected (self->message, "ds_worker", msg);
         self->rejected++;
         zmsg_destroy (&msg);
-        return;
+        return true;
     }
     zmsg_destroy (&msg);
     //  The decoded message becomes the job's; decode the next into a new one
@@ -426,8 +439,9 @@ s_take_task (worker_t *self)
 
     const ds_strategy_t *strategy =
         ds_strategy_find (ds_proto_task_type (task));
+    //  STARTED is sent only if the task does not end right here: a RESULT
+    //  or FAILED sent at once says it all, in one event instead of two
     zsock_set_subscribe (self->states, ds_proto_task_id (task));
-    s_send_event (self, task, DS_EVENT_STARTED, NULL, NULL, NULL);
     if (strategy == &ds_strategy_echo && !self->echo)
         strategy = NULL;
     if (!strategy) {
@@ -436,12 +450,12 @@ s_take_task (worker_t *self)
         s_fail (self, task, "UNSUPPORTED_TYPE", text);
         zstr_free (&text);
         ds_proto_destroy (&task);
-        return;
+        return true;
     }
     if (strategy->needs_images && ds_proto_images (task) == 0) {
         s_fail (self, task, "NO_IMAGES", "the task carries no images");
         ds_proto_destroy (&task);
-        return;
+        return true;
     }
     size_t slot = 0;
     while (self->jobs [slot].task)
@@ -464,10 +478,16 @@ s_take_task (worker_t *self)
         zlistx_add_end (self->waiting,
                         (void *) (((uintptr_t) slot << 16 | page_nbr) + 1));
     }
-    if (job->remaining == 0)
+    if (job->remaining == 0) {
         s_ocr_done (self, slot);
-    else
+        if (self->jobs [slot].task == task)  //  waiting for the LLM
+            s_send_event (self, task, DS_EVENT_STARTED, NULL, NULL, NULL);
+    }
+    else {
+        s_send_event (self, task, DS_EVENT_STARTED, NULL, NULL, NULL);
         s_feed_ocr (self);
+    }
+    return true;
 }
 
 
@@ -599,8 +619,7 @@ s_run (worker_t *self)
         size_t states_item = count;
         items [count++] =
             (zmq_pollitem_t){zsock_resolve (self->states), 0, ZMQ_POLLIN, 0};
-        bool room = !self->draining && self->in_flight < self->capacity
-                    && self->in_flight - self->llm_jobs < self->ocr_room;
+        bool room = s_room (self);
         size_t tasks_item = count;
         if (room)
             items [count++] =
@@ -632,8 +651,13 @@ s_run (worker_t *self)
         }
         if (items [states_item].revents & ZMQ_POLLIN)
             s_state (self);
+        //  Take what is waiting while there is room (short tasks come
+        //  many at a time)
         if (room && (items [tasks_item].revents & ZMQ_POLLIN))
-            s_take_task (self);
+            for (int burst = 0; burst < WORKER_TASK_BURST && s_room (self)
+                                && s_take_task (self);
+                 burst++)
+                ;
         if (zclock_mono () >= next_heartbeat) {
             s_heartbeat (self);
             next_heartbeat = zclock_mono () + self->heartbeat_ms;
