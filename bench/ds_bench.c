@@ -22,6 +22,7 @@
 #define BENCH_LIMIT_MS 3000      //  time given to each raw limit
 #define BENCH_SQLITE_BATCH 512   //  as the sink's default batch-size
 #define BENCH_STALL_MS 1000      //  no task ended for this long: recheck
+#define BENCH_SERVICES 7         //  services reported on, at most
 
 //  Options
 
@@ -55,25 +56,33 @@ typedef struct {
 //  The run
 
 typedef struct {
-    options_t *options;  //  what to do
-    char *body;          //  request body of one task
-    char *path;          //  /api/process_<type>
-    ds_proto_t *submit;  //  the same task as a SUBMIT (--via zmq)
-    zsock_t *dealer;     //  DEALER to the front door (--via zmq)
-    int64_t *sent_at;    //  mono us each SUBMIT was sent, by request
-    int pages;           //  OCR pages per task
-    CURLM *multi;        //  HTTP client
-    zsock_t *states;     //  SUB to the sink
-    zhashx_t *ids;       //  task id -> index into timings
-    timing_t *timings;   //  per task, warm-up included
-    int total;           //  tasks to submit
-    int submitted;       //  submitted so far
-    int accepted;        //  202s
-    int ended;           //  terminal states seen
-    int refused;         //  submissions not accepted
-    int inflight_http;   //  HTTP requests in flight
-    int64_t start_us;    //  first measured submit
+    options_t *options;       //  what to do
+    char *body;               //  request body of one task
+    char *path;               //  /api/process_<type>
+    ds_proto_t *submit;       //  the same task as a SUBMIT (--via zmq)
+    zsock_t *dealer;          //  DEALER to the front door (--via zmq)
+    int64_t *sent_at;         //  mono us each SUBMIT was sent, by request
+    int pages;                //  OCR pages per task
+    CURLM *multi;             //  HTTP client
+    zsock_t *states;          //  SUB to the sink
+    zhashx_t *ids;            //  task id -> index into timings
+    zhashx_t *early;          //  task id -> end (mono us), ended before its 202
+    timing_t *timings;        //  per task, warm-up included
+    int total;                //  tasks to submit
+    int submitted;            //  submitted so far
+    int accepted;             //  202s
+    int ended;                //  terminal states seen
+    int refused;              //  submissions not accepted
+    int inflight_http;        //  HTTP requests in flight
+    int64_t start_us;         //  first measured submit
+    ds_launcher_t *launcher;  //  our pipeline, or NULL
+    long rss_early [BENCH_SERVICES];  //  KiB when a tenth of tasks ended
 } run_t;
+
+//  The services whose use the report shows
+static const char *s_services [BENCH_SERVICES + 1] = {
+    "gateway",  "ventilator", "sink",     "worker-1",
+    "worker-2", "worker-3",   "worker-4", NULL};
 
 
 static int64_t
@@ -299,6 +308,26 @@ s_workload (run_t *run)
 
 
 //  --------------------------------------------------------------------------
+//  A task was accepted: time it from its submission, and end it now if its
+//  end arrived before its answer
+
+static void
+s_accepted (run_t *run, const char *task_id, int64_t submitted)
+{
+    int index = run->accepted++;
+    run->timings [index].submitted = submitted;
+    zhashx_insert (run->ids, task_id, (void *) (intptr_t) (index + 1));
+    intptr_t early = (intptr_t) zhashx_lookup (run->early, task_id);
+    if (early) {
+        run->timings [index].ended = early / 2;
+        run->timings [index].error = early % 2;
+        run->ended++;
+        zhashx_delete (run->early, task_id);
+    }
+}
+
+
+//  --------------------------------------------------------------------------
 //  HTTP: one submission
 
 typedef struct {
@@ -364,11 +393,8 @@ s_collect (run_t *run)
                 : NULL;
         const char *task_id =
             json_string_value (json_object_get (json, "task_id"));
-        if (task_id) {
-            int index = run->accepted++;
-            run->timings [index].submitted = request->submitted;
-            zhashx_insert (run->ids, task_id, (void *) (intptr_t) (index + 1));
-        }
+        if (task_id)
+            s_accepted (run, task_id, request->submitted);
         else
             run->refused++;
         json_decref (json);
@@ -397,7 +423,14 @@ s_states (run_t *run)
             if (error || streq (status, "completed")) {
                 intptr_t index = (intptr_t) zhashx_lookup (
                     run->ids, ds_proto_task_id (state));
-                if (index && run->timings [index - 1].ended == 0) {
+                if (!index) {
+                    //  Its answer is still on the way: the task can end
+                    //  before the 202 that names it is read
+                    int64_t ended = s_now_us () * 2 + (error ? 1 : 0);
+                    zhashx_insert (run->early, ds_proto_task_id (state),
+                                   (void *) (intptr_t) ended);
+                }
+                else if (run->timings [index - 1].ended == 0) {
                     run->timings [index - 1].ended = s_now_us ();
                     run->timings [index - 1].error = error;
                     run->ended++;
@@ -469,12 +502,8 @@ s_collect_zmq (run_t *run)
                                : NULL;
             const char *task_id =
                 json_string_value (json_object_get (body, "task_id"));
-            if (task_id && request >= 0 && request < run->total) {
-                int index = run->accepted++;
-                run->timings [index].submitted = run->sent_at [request];
-                zhashx_insert (run->ids, task_id,
-                               (void *) (intptr_t) (index + 1));
-            }
+            if (task_id && request >= 0 && request < run->total)
+                s_accepted (run, task_id, run->sent_at [request]);
             else
                 run->refused++;
             json_decref (body);
@@ -539,6 +568,8 @@ s_recheck (run_t *run, const char *base_url)
 }
 
 
+static long s_rss_of (pid_t pid);
+
 //  --------------------------------------------------------------------------
 //  Drive the load: returns 0 when every task ended, -1 on timeout
 
@@ -597,6 +628,12 @@ s_drive (run_t *run, const char *base_url)
             //  Wait on HTTP sockets, or briefly for states
             curl_multi_poll (run->multi, NULL, 0, 1, NULL);
         }
+        //  Memory once a tenth of the tasks ended, to compare with the end
+        if (run->launcher && !run->rss_early [0]
+            && run->ended >= run->total / 10)
+            for (int index = 0; s_services [index]; index++)
+                run->rss_early [index] = s_rss_of (
+                    ds_launcher_pid (run->launcher, s_services [index]));
         if (zclock_mono () >= next_progress) {
             s_progress (run, false);
             next_progress = zclock_mono () + 200;
@@ -932,6 +969,27 @@ s_usage_of (pid_t pid, double *cpu, long *peak_kib)
 
 
 //  --------------------------------------------------------------------------
+//  Resident memory of a process now, in KiB (0 if gone)
+
+static long
+s_rss_of (pid_t pid)
+{
+    long rss = 0;
+    char *path = zsys_sprintf ("/proc/%d/status", (int) pid);
+    FILE *file = fopen (path, "r");
+    if (file) {
+        char line [256];
+        while (fgets (line, sizeof (line), file))
+            if (strncmp (line, "VmRSS:", 6) == 0)
+                rss = atol (line + 6);
+        fclose (file);
+    }
+    zstr_free (&path);
+    return rss;
+}
+
+
+//  --------------------------------------------------------------------------
 //  Start the mock LLM; returns its URL (caller frees) and pid
 
 static char *
@@ -982,6 +1040,7 @@ s_pipeline (options_t *options)
     run.total = options->tasks + options->warmup;
     run.timings = (timing_t *) zmalloc (run.total * sizeof (timing_t));
     run.ids = zhashx_new ();
+    run.early = zhashx_new ();
     long cores = sysconf (_SC_NPROCESSORS_ONLN);
     int ocr_threads = options->ocr_threads ? options->ocr_threads : (int) cores;
     int latency = s_llm_latency (options->workload);
@@ -994,6 +1053,7 @@ s_pipeline (options_t *options)
         if (!mkdtemp (dir))
             return 1;
         launcher = ds_launcher_new (DS_BIN_DIR, dir);
+        run.launcher = launcher;
         ds_launcher_set_logs (launcher, true);
         char *arg = zsys_sprintf ("--data-dir=%s", dir);
         ds_launcher_add_arg (launcher, "store", arg);
@@ -1139,19 +1199,24 @@ s_pipeline (options_t *options)
                        http_limit, "ratio", tasks_per_s / http_limit));
     if (launcher) {
         json_t *services = json_object ();
-        const char *names [] = {"gateway",  "ventilator", "sink",
-                                "worker-1", "worker-2",   "worker-3",
-                                "worker-4", NULL};
-        for (const char **name = names; *name; name++) {
-            pid_t pid = ds_launcher_pid (launcher, *name);
+        for (int index = 0; s_services [index]; index++) {
+            pid_t pid = ds_launcher_pid (launcher, s_services [index]);
             if (!pid)
                 continue;
             double cpu;
             long peak;
             s_usage_of (pid, &cpu, &peak);
-            json_object_set_new (services, *name,
-                                 json_pack ("{s:f, s:i}", "cpu_s", cpu,
-                                            "peak_rss_kib", (int) peak));
+            long rss = s_rss_of (pid);
+            //  Growth of resident memory from a tenth of the run to its end
+            json_object_set_new (
+                services, s_services [index],
+                json_pack ("{s:f, s:i, s:i, s:i, s:f}", "cpu_s", cpu,
+                           "peak_rss_kib", (int) peak, "rss_kib_at_tenth",
+                           (int) run.rss_early [index], "rss_kib_end",
+                           (int) rss, "rss_growth",
+                           run.rss_early [index]
+                               ? (double) rss / run.rss_early [index] - 1
+                               : 0.0));
         }
         json_object_set_new (report, "services", services);
     }
@@ -1188,10 +1253,17 @@ s_pipeline (options_t *options)
         json_t *usage;
         json_object_foreach (services, name, usage)
         {
-            printf ("%-16s cpu %.2f s  peak rss %d KiB\n", name,
-                    json_real_value (json_object_get (usage, "cpu_s")),
-                    (int) json_integer_value (
-                        json_object_get (usage, "peak_rss_kib")));
+            printf (
+                "%-16s cpu %.2f s  rss %d KiB after a tenth, %d KiB at "
+                "the end (%+.1f %%)  peak %d KiB\n",
+                name, json_real_value (json_object_get (usage, "cpu_s")),
+                (int) json_integer_value (
+                    json_object_get (usage, "rss_kib_at_tenth")),
+                (int) json_integer_value (
+                    json_object_get (usage, "rss_kib_end")),
+                100 * json_real_value (json_object_get (usage, "rss_growth")),
+                (int) json_integer_value (
+                    json_object_get (usage, "peak_rss_kib")));
         }
     }
     json_decref (report);
@@ -1215,6 +1287,7 @@ s_pipeline (options_t *options)
         waitpid (mock, NULL, 0);
     }
     zhashx_destroy (&run.ids);
+    zhashx_destroy (&run.early);
     free (run.timings);
     zstr_free (&run.body);
     zstr_free (&run.path);

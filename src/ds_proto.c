@@ -546,6 +546,43 @@ s_pack_images (msgpack_packer *packer, zlistx_t *images)
 
 
 //  --------------------------------------------------------------------------
+//  The encoder's buffer: on the stack for the usual small message, on the
+//  heap once it outgrows that (msgpack_sbuffer would start at 8 KB of heap
+//  for every message)
+
+#define PROTO_STACK_BUFFER 1024
+
+typedef struct {
+    char *data;   //  the bytes
+    size_t size;  //  bytes used
+    size_t max;   //  bytes allocated
+    bool heap;    //  data is on the heap
+} buffer_t;
+
+static int
+s_buffer_write (void *data, const char *bytes, size_t length)
+{
+    buffer_t *buffer = (buffer_t *) data;
+    if (buffer->size + length > buffer->max) {
+        size_t wanted = buffer->max * 2;
+        while (wanted < buffer->size + length)
+            wanted *= 2;
+        char *grown = (char *) malloc (wanted);
+        assert (grown);
+        memcpy (grown, buffer->data, buffer->size);
+        if (buffer->heap)
+            free (buffer->data);
+        buffer->data = grown;
+        buffer->max = wanted;
+        buffer->heap = true;
+    }
+    memcpy (buffer->data + buffer->size, bytes, length);
+    buffer->size += length;
+    return 0;
+}
+
+
+//  --------------------------------------------------------------------------
 //  Encode self into a new frame
 
 zframe_t *
@@ -553,10 +590,10 @@ ds_proto_encode (ds_proto_t *self)
 {
     assert (self);
     assert (self->type >= DS_PROTO_QUEUE && self->type <= DS_PROTO_CANCEL);
-    msgpack_sbuffer buffer;
-    msgpack_sbuffer_init (&buffer);
+    char stack [PROTO_STACK_BUFFER];
+    buffer_t buffer = {stack, 0, sizeof (stack), false};
     msgpack_packer packer;
-    msgpack_packer_init (&packer, &buffer, msgpack_sbuffer_write);
+    msgpack_packer_init (&packer, &buffer, s_buffer_write);
 
     size_t fields = self->type == DS_PROTO_QUEUE    ? PROTO_FIELDS_QUEUE
                     : self->type == DS_PROTO_TASK   ? PROTO_FIELDS_TASK
@@ -614,7 +651,8 @@ ds_proto_encode (ds_proto_t *self)
     }
     zframe_t *frame = zframe_new (buffer.data, buffer.size);
     assert (frame);
-    msgpack_sbuffer_destroy (&buffer);
+    if (buffer.heap)
+        free (buffer.data);
     return frame;
 }
 

@@ -34,6 +34,11 @@ ds_service_main (int argc,
         ds_config_destroy (&config);
         return 2;
     }
+    //  With TZ unset, glibc's localtime stats /etc/localtime on every call,
+    //  that is on every log line; set, it reads the zone once
+    if (!getenv ("TZ"))
+        setenv ("TZ", ":/etc/localtime", 0);
+    tzset ();
     zsys_init ();
     zsys_set_logident (program);
     //  zsys_init installed czmq's SIGINT/SIGTERM handler: it sets
