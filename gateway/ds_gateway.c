@@ -2,16 +2,15 @@
     ds_gateway - the HTTP API: validate, store, queue, answer status
 
     @header
-    libmicrohttpd runs the HTTP side in one internal thread; the actor's
-    thread runs the ZMQ front door and stores every submission. The HTTP
-    thread parses and checks a submission, suspends its connection and
-    hands the request to the actor over inproc; the actor takes what is
-    waiting from both doors, up to GATEWAY_BATCH, inserts it in one
-    transaction (one fsync), and only after the commit queues the tasks
-    for the ventilator and answers: a REPLY on the front door, or the
-    answer left in the request and its connection resumed. Status reads,
-    cancels and /healthz stay on the HTTP thread, with its own store
-    connection. Each store connection and socket has one owning thread.
+    One thread, the actor's, runs the gateway as an event loop, as redis
+    does: libmicrohttpd in external epoll mode (its descriptor polled with
+    the ZMQ sockets), the ZMQ front door, the store connection and the
+    sockets to the ventilator and the sink. A valid HTTP submission
+    suspends its connection and joins the batch, as does each SUBMIT on
+    the front door; after each round of the loop the batch is inserted in
+    one transaction (one fsync), and only after the commit are the tasks
+    queued for the ventilator and the answers given: a REPLY on the front
+    door, or the answer left in the request and its connection resumed.
 
     Routes:
         POST /api/process_document, /api/process_form,
@@ -37,34 +36,34 @@
 #define RETRY_AFTER_S "1"
 #define GATEWAY_BATCH 512       //  submissions committed together at most
 #define GATEWAY_PENDING_MS 100  //  how old the pending count may be
+#define GATEWAY_TICK_MS 1000    //  the loop wakes at least this often
+#define GATEWAY_HTTP_ROUNDS 4   //  daemon runs per round of the loop, at most
 
-//  What one thread needs to take tasks in: the HTTP daemon's thread has
-//  one, the actor's thread (the ZMQ front door) another
+//  What each door (HTTP, ZMQ front door) has done
 
 typedef struct {
-    ds_store_t *store;   //  task store connection
-    zsock_t *queue;      //  PUSH to the ventilator: QUEUE
-    zsock_t *events;     //  PUSH to the sink: CANCELLED
-    uint64_t accepted;   //  tasks stored and queued
-    uint64_t rejected;   //  requests answered with an error
-    int64_t pending;     //  pending tasks, as last counted plus accepted
-    int64_t counted_at;  //  mono ms of the last count, 0 for never
-} channel_t;
+    uint64_t accepted;  //  submissions answered 202
+    uint64_t rejected;  //  requests answered with an error
+} door_t;
 
-//  The gateway's state, shared with the daemon's thread (see @header)
+//  The gateway's state. One thread, the actor's, runs everything: the
+//  HTTP daemon (libmicrohttpd in external epoll mode, run from this loop),
+//  the front door, the store and the sockets
 
 typedef struct {
     struct MHD_Daemon *daemon;  //  the HTTP server
-    channel_t http;             //  the daemon thread's channel: reads, cancel
-    channel_t front;            //  the actor thread's channel: every submit
     zsock_t *router;            //  ROUTER, bound: the ZMQ front door
-    zsock_t *handoff;           //  PULL, actor's: HTTP submissions
-    zsock_t *handoff_push;      //  PUSH, the daemon thread's end of it
+    ds_store_t *store;          //  task store connection
+    zsock_t *queue;             //  PUSH to the ventilator: QUEUE
+    zsock_t *events;            //  PUSH to the sink: CANCELLED
+    door_t http;                //  what HTTP did
+    door_t front;               //  what the front door did
     zlistx_t *answers;          //  answer_t owed when the batch commits
     zlistx_t *staged;           //  QUEUE messages to send when it commits
     bool batch_open;            //  a store transaction is open
-    atomic_bool stopping;       //  no more handoffs: answer 503 instead
-    atomic_int suspended;       //  HTTP requests handed off, not resumed
+    size_t resumed;             //  HTTP connections resumed by the flush
+    int64_t pending;            //  pending tasks, last counted plus accepted
+    int64_t counted_at;         //  mono ms of the last count, 0 for never
     int64_t max_queue;          //  pending tasks at most
     bool echo;                  //  accept the benchmark's echo tasks
     ds_limits_t limits;         //  submission limits
@@ -85,9 +84,9 @@ typedef struct {
     char *part_name;                    //  its field name
     bool part_is_file;                  //  it had a filename or an image type
     bool too_large;                     //  the body passed max_body
-    struct MHD_Connection *connection;  //  its connection, once handed off
-    bool handed_off;                    //  suspended, waiting for the actor
-    bool answered;                      //  the actor left the answer here
+    struct MHD_Connection *connection;  //  its connection, once suspended
+    bool handed_off;                    //  suspended, waiting for the batch
+    bool answered;                      //  the flush left the answer here
     unsigned int status;                //  the answer's HTTP status
     json_t *answer;                     //  the answer's body
     char *task_id;                      //  the accepted task, or NULL
@@ -134,15 +133,15 @@ s_respond (struct MHD_Connection *connection,
 
 
 //  --------------------------------------------------------------------------
-//  An error body, counted on the channel
+//  An error body, counted on the door
 
 static json_t *
 s_error_json (gateway_t *self,
-              channel_t *channel,
+              door_t *door,
               const char *code,
               const char *message)
 {
-    channel->rejected++;
+    door->rejected++;
     if (self->verbose)
         zsys_debug ("ds_gateway: REJECTED code=%s message=\"%s\"", code,
                     message);
@@ -172,17 +171,17 @@ s_error (gateway_t *self,
 //  True if the queue is at its bound; message says so
 
 static bool
-s_queue_full (gateway_t *self, channel_t *channel, char *message, size_t size)
+s_queue_full (gateway_t *self, char *message, size_t size)
 {
     //  Counted at most every GATEWAY_PENDING_MS, plus what we accepted
     //  since: counting per submission costs more than the submission
     int64_t now = zclock_mono ();
-    if (!channel->counted_at || now - channel->counted_at >= GATEWAY_PENDING_MS
-        || channel->pending >= self->max_queue) {
-        channel->pending = ds_store_count (channel->store, "pending");
-        channel->counted_at = now;
+    if (!self->counted_at || now - self->counted_at >= GATEWAY_PENDING_MS
+        || self->pending >= self->max_queue) {
+        self->pending = ds_store_count (self->store, "pending");
+        self->counted_at = now;
     }
-    int64_t pending = channel->pending;
+    int64_t pending = self->pending;
     if (pending < self->max_queue)
         return false;
     snprintf (message, size,
@@ -199,14 +198,14 @@ s_queue_full (gateway_t *self, channel_t *channel, char *message, size_t size)
 
 static json_t *
 s_store (gateway_t *self,
-         channel_t *channel,
+         door_t *door,
          ds_submission_t *submission,
          const char *key,
          unsigned int *status,
          char **task_id)
 {
     char message [128];
-    char *existing = key ? ds_store_task_by_key (channel->store, key) : NULL;
+    char *existing = key ? ds_store_task_by_key (self->store, key) : NULL;
     if (existing) {
         zsys_info ("ds_gateway: REPLAYED task=%s (idempotency key)", existing);
         *status = MHD_HTTP_ACCEPTED;
@@ -215,24 +214,24 @@ s_store (gateway_t *self,
                           "pending");
     }
     //  Backpressure: past the queue bound, store nothing
-    if (s_queue_full (self, channel, message, sizeof (message))) {
+    if (s_queue_full (self, message, sizeof (message))) {
         *status = MHD_HTTP_SERVICE_UNAVAILABLE;
-        return s_error_json (self, channel, "QUEUE_FULL", message);
+        return s_error_json (self, door, "QUEUE_FULL", message);
     }
     //  Into the open batch: committed, with the others, by s_flush
     if (!self->batch_open) {
-        if (ds_store_begin (channel->store)) {
+        if (ds_store_begin (self->store)) {
             zsys_error ("ds_gateway: STORE-FAIL begin error=%s",
-                        ds_store_error (channel->store));
+                        ds_store_error (self->store));
             *status = MHD_HTTP_SERVICE_UNAVAILABLE;
-            return s_error_json (self, channel, "STORE_UNAVAILABLE",
+            return s_error_json (self, door, "STORE_UNAVAILABLE",
                                  "the task store could not save the task; "
                                  "try again");
         }
         self->batch_open = true;
     }
     char *id = ds_util_uuid ();
-    if (ds_store_insert_keyed (channel->store, id,
+    if (ds_store_insert_keyed (self->store, id,
                                ds_submission_task_type (submission),
                                ds_submission_priority (submission),
                                ds_submission_images (submission),
@@ -240,7 +239,7 @@ s_store (gateway_t *self,
                                ds_submission_form (submission),
                                ds_submission_file_lib (submission), key)) {
         //  Another request with the same key won the race: its task
-        existing = key ? ds_store_task_by_key (channel->store, key) : NULL;
+        existing = key ? ds_store_task_by_key (self->store, key) : NULL;
         if (existing) {
             zstr_free (&id);
             *status = MHD_HTTP_ACCEPTED;
@@ -249,10 +248,10 @@ s_store (gateway_t *self,
                               "pending");
         }
         zsys_error ("ds_gateway: STORE-FAIL error=%s",
-                    ds_store_error (channel->store));
+                    ds_store_error (self->store));
         zstr_free (&id);
         *status = MHD_HTTP_SERVICE_UNAVAILABLE;
-        return s_error_json (self, channel, "STORE_UNAVAILABLE",
+        return s_error_json (self, door, "STORE_UNAVAILABLE",
                              "the task store could not save the task; "
                              "try again");
     }
@@ -262,7 +261,7 @@ s_store (gateway_t *self,
     ds_proto_set_task_type (queue, ds_submission_task_type (submission));
     ds_proto_set_priority (queue, ds_submission_priority (submission));
     zlistx_add_end (self->staged, queue);
-    channel->pending++;
+    self->pending++;
     *status = MHD_HTTP_ACCEPTED;
     *task_id = id;
     return json_pack ("{s:s, s:s}", "task_id", id, "status", "pending");
@@ -276,7 +275,7 @@ s_store (gateway_t *self,
 
 static json_t *
 s_submit (gateway_t *self,
-          channel_t *channel,
+          door_t *door,
           ds_submission_t *submission,
           const char *client,
           unsigned int *status,
@@ -285,7 +284,7 @@ s_submit (gateway_t *self,
     *task_id = NULL;
     if (ds_submission_check (submission)) {
         *status = (unsigned int) ds_submission_status (submission);
-        return s_error_json (self, channel, ds_submission_code (submission),
+        return s_error_json (self, door, ds_submission_code (submission),
                              ds_submission_message (submission));
     }
     //  The same idempotency key again from the same client: the task it
@@ -296,7 +295,7 @@ s_submit (gateway_t *self,
         key = client ? zsys_sprintf ("curve:%s/%s", client,
                                      ds_submission_idempotency_key (submission))
                      : strdup (ds_submission_idempotency_key (submission));
-    json_t *body = s_store (self, channel, submission, key, status, task_id);
+    json_t *body = s_store (self, door, submission, key, status, task_id);
     zstr_free (&key);
     return body;
 }
@@ -307,19 +306,19 @@ s_submit (gateway_t *self,
 
 static json_t *
 s_status_json (gateway_t *self,
-               channel_t *channel,
+               door_t *door,
                const char *task_id,
                unsigned int *status)
 {
     json_t *body = ds_util_is_uuid (task_id)
-                       ? ds_store_task_status (channel->store, task_id)
+                       ? ds_store_task_status (self->store, task_id)
                        : NULL;
     *status = body ? MHD_HTTP_OK : MHD_HTTP_NOT_FOUND;
     if (!body) {
         char message [128];
         snprintf (message, sizeof (message), "no task with id '%.40s'",
                   task_id);
-        body = s_error_json (self, channel, "TASK_NOT_FOUND", message);
+        body = s_error_json (self, door, "TASK_NOT_FOUND", message);
     }
     return body;
 }
@@ -330,25 +329,24 @@ s_status_json (gateway_t *self,
 
 static json_t *
 s_cancel_json (gateway_t *self,
-               channel_t *channel,
+               door_t *door,
                const char *task_id,
                unsigned int *status)
 {
-    int rc = ds_util_is_uuid (task_id)
-                 ? ds_store_cancel (channel->store, task_id)
-                 : -1;
+    int rc =
+        ds_util_is_uuid (task_id) ? ds_store_cancel (self->store, task_id) : -1;
     if (rc == -1) {
         char message [128];
         snprintf (message, sizeof (message), "no task with id '%.40s'",
                   task_id);
         *status = MHD_HTTP_NOT_FOUND;
-        return s_error_json (self, channel, "TASK_NOT_FOUND", message);
+        return s_error_json (self, door, "TASK_NOT_FOUND", message);
     }
     if (rc == 0) {
-        char *state = ds_store_task_state (channel->store, task_id, NULL, NULL);
+        char *state = ds_store_task_state (self->store, task_id, NULL, NULL);
         char *message = zsys_sprintf ("the task has ended already (%s)",
                                       state ? state : "gone");
-        json_t *body = s_error_json (self, channel, "TASK_ENDED", message);
+        json_t *body = s_error_json (self, door, "TASK_ENDED", message);
         zstr_free (&message);
         zstr_free (&state);
         *status = MHD_HTTP_CONFLICT;
@@ -361,7 +359,7 @@ s_cancel_json (gateway_t *self,
     ds_proto_set_worker (event, "gateway");
     ds_proto_set_time_ms (event, ds_util_now_ms ());
     zframe_t *frame = ds_proto_encode (event);
-    if (zframe_send (&frame, channel->events, ZFRAME_DONTWAIT))
+    if (zframe_send (&frame, self->events, ZFRAME_DONTWAIT))
         zframe_destroy (&frame);
     ds_proto_destroy (&event);
     zsys_info ("ds_gateway: CANCELLED task=%s", task_id);
@@ -394,11 +392,11 @@ s_respond_answer (struct MHD_Connection *connection,
 
 
 //  --------------------------------------------------------------------------
-//  A valid submission: hand it to the actor, which stores it with the
-//  others of its batch and resumes the connection with the answer. The
-//  count of suspended requests is raised before the stopping flag is read
-//  and the actor sets the flag before it waits for the count to drop, so
-//  no request is suspended once the actor has stopped waiting.
+//  A valid submission: suspend its connection and add it to the batch; the
+//  flush after this round of the loop commits it, leaves the answer in the
+//  request and resumes the connection
+
+static void s_http_submission (gateway_t *self, request_t *request);
 
 static enum MHD_Result
 s_handoff (gateway_t *self,
@@ -411,33 +409,21 @@ s_handoff (gateway_t *self,
                         (unsigned int) ds_submission_status (submission),
                         ds_submission_code (submission),
                         ds_submission_message (submission), NULL, NULL);
-    atomic_fetch_add (&self->suspended, 1);
-    if (atomic_load (&self->stopping)) {
-        atomic_fetch_sub (&self->suspended, 1);
-        return s_error (self, connection, MHD_HTTP_SERVICE_UNAVAILABLE,
-                        "STOPPING", "the gateway is stopping; try again",
-                        MHD_HTTP_HEADER_RETRY_AFTER, RETRY_AFTER_S);
-    }
     request->connection = connection;
     request->handed_off = true;
     MHD_suspend_connection (connection);
-    zsock_send (self->handoff_push, "p", request);
+    s_http_submission (self, request);
     return MHD_YES;
 }
 
 
 //  --------------------------------------------------------------------------
-//  The actor answered a handed-off request and resumed its connection
+//  The batch answered a suspended request and resumed its connection
 
 static enum MHD_Result
-s_answered (gateway_t *self,
-            struct MHD_Connection *connection,
-            request_t *request)
+s_answered (struct MHD_Connection *connection, request_t *request)
 {
-    if (!request->answered)  //  resumed without an answer: cannot happen
-        return s_error (self, connection, MHD_HTTP_SERVICE_UNAVAILABLE,
-                        "STOPPING", "the gateway is stopping; try again",
-                        MHD_HTTP_HEADER_RETRY_AFTER, RETRY_AFTER_S);
+    assert (request->answered);
     json_t *body = request->answer;
     request->answer = NULL;
     return s_respond_answer (connection, request->status, body,
@@ -577,7 +563,7 @@ s_begin_post (gateway_t *self,
     }
     //  Backpressure: past the queue bound, refuse before reading the body
     char message [128];
-    if (s_queue_full (self, &self->http, message, sizeof (message)))
+    if (s_queue_full (self, message, sizeof (message)))
         return s_error (self, connection, MHD_HTTP_SERVICE_UNAVAILABLE,
                         "QUEUE_FULL", message, MHD_HTTP_HEADER_RETRY_AFTER,
                         RETRY_AFTER_S);
@@ -691,7 +677,7 @@ s_handle (void *cls,
     gateway_t *self = (gateway_t *) cls;
     request_t *request = (request_t *) *req_cls;
     if (request && request->handed_off)
-        return s_answered (self, connection, request);
+        return s_answered (connection, request);
     if (request) {
         if (*upload_data_size) {
             s_take_body (self, request, upload_data, *upload_data_size);
@@ -711,12 +697,12 @@ s_handle (void *cls,
             return s_error (self, connection, MHD_HTTP_METHOD_NOT_ALLOWED,
                             "METHOD_NOT_ALLOWED", "use GET",
                             MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
-        return s_respond (connection, MHD_HTTP_OK,
-                          json_pack ("{s:s, s:s, s:I}", "status", "ok",
-                                     "version", DS_VERSION_STRING, "pending",
-                                     (json_int_t) ds_store_count (
-                                         self->http.store, "pending")),
-                          NULL, NULL);
+        return s_respond (
+            connection, MHD_HTTP_OK,
+            json_pack ("{s:s, s:s, s:I}", "status", "ok", "version",
+                       DS_VERSION_STRING, "pending",
+                       (json_int_t) ds_store_count (self->store, "pending")),
+            NULL, NULL);
     }
     if (strncmp (url, STATUS_PREFIX, strlen (STATUS_PREFIX)) == 0) {
         if (!get)
@@ -761,8 +747,8 @@ s_start_http (gateway_t *self, ds_config_t *config)
     struct sockaddr_storage address;
     memset (&address, 0, sizeof (address));
     socklen_t address_size;
-    unsigned int flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG
-                         | MHD_ALLOW_SUSPEND_RESUME;
+    unsigned int flags =
+        MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
     if (strchr (bind_address, ':')) {
         struct sockaddr_in6 *ipv6 = (struct sockaddr_in6 *) &address;
         ipv6->sin6_family = AF_INET6;
@@ -792,25 +778,26 @@ s_start_http (gateway_t *self, ds_config_t *config)
 
 
 //  --------------------------------------------------------------------------
-//  Open a channel's store and sockets; returns 0 or -1
+//  Open the store and the sockets to the ventilator and the sink; returns
+//  0 or -1
 
 static int
-s_channel_open (channel_t *channel,
-                ds_config_t *config,
-                ds_curve_t *curve,
-                const char *db_path)
+s_open (gateway_t *self,
+        ds_config_t *config,
+        ds_curve_t *curve,
+        const char *db_path)
 {
-    channel->store = db_path ? ds_store_new (db_path) : NULL;
-    if (channel->store)
-        ds_store_set_durable (channel->store, true);
-    channel->queue = zsock_new (ZMQ_PUSH);
-    channel->events = zsock_new (ZMQ_PUSH);
-    assert (channel->queue && channel->events);
-    zsock_set_sndhwm (channel->queue, GATEWAY_SNDHWM);
-    if (!channel->store
-        || ds_curve_connect (curve, channel->queue,
+    self->store = db_path ? ds_store_new (db_path) : NULL;
+    if (self->store)
+        ds_store_set_durable (self->store, true);
+    self->queue = zsock_new (ZMQ_PUSH);
+    self->events = zsock_new (ZMQ_PUSH);
+    assert (self->queue && self->events);
+    zsock_set_sndhwm (self->queue, GATEWAY_SNDHWM);
+    if (!self->store
+        || ds_curve_connect (curve, self->queue,
                              ds_config_get (config, "queue-endpoint"))
-        || ds_curve_connect (curve, channel->events,
+        || ds_curve_connect (curve, self->events,
                              ds_config_get (config, "events-endpoint")))
         return -1;
     return 0;
@@ -818,18 +805,18 @@ s_channel_open (channel_t *channel,
 
 
 //  --------------------------------------------------------------------------
-//  Close a channel
+//  Close them
 
 static void
-s_channel_close (channel_t *channel)
+s_close (gateway_t *self)
 {
-    if (channel->queue)
-        zsock_set_linger (channel->queue, 1000);
-    zsock_destroy (&channel->queue);
-    if (channel->events)
-        zsock_set_linger (channel->events, 1000);
-    zsock_destroy (&channel->events);
-    ds_store_destroy (&channel->store);
+    if (self->queue)
+        zsock_set_linger (self->queue, 1000);
+    zsock_destroy (&self->queue);
+    if (self->events)
+        zsock_set_linger (self->events, 1000);
+    zsock_destroy (&self->events);
+    ds_store_destroy (&self->store);
 }
 
 
@@ -883,7 +870,7 @@ s_deliver (gateway_t *self, answer_t **answer_p)
         request->task_id = answer->task_id;
         request->answered = true;
         MHD_resume_connection (request->connection);
-        atomic_fetch_sub (&self->suspended, 1);
+        self->resumed++;
     }
     else {
         ds_proto_t *reply = ds_proto_new (DS_PROTO_REPLY);
@@ -919,12 +906,12 @@ s_flush (gateway_t *self)
     bool committed = true;
     if (self->batch_open) {
         self->batch_open = false;
-        if (ds_store_commit (self->front.store)) {
+        if (ds_store_commit (self->store)) {
             committed = false;
             zsys_error ("ds_gateway: STORE-FAIL commit error=%s tasks=%zu",
-                        ds_store_error (self->front.store),
+                        ds_store_error (self->store),
                         zlistx_size (self->staged));
-            self->front.counted_at = 0;  //  recount
+            self->counted_at = 0;  //  recount
         }
     }
     //  Committed: from here on the tasks are the pipeline's
@@ -935,7 +922,7 @@ s_flush (gateway_t *self)
                        ds_proto_task_id (queue), ds_proto_task_type (queue),
                        ds_proto_priority (queue));
             zframe_t *frame = ds_proto_encode (queue);
-            if (zframe_send (&frame, self->front.queue, ZFRAME_DONTWAIT)) {
+            if (zframe_send (&frame, self->queue, ZFRAME_DONTWAIT)) {
                 //  Stored but not announced: the ventilator finds it on
                 //  restart
                 zframe_destroy (&frame);
@@ -1037,31 +1024,36 @@ s_http_submission (gateway_t *self, request_t *request)
 
 
 //  --------------------------------------------------------------------------
-//  Take in what is waiting on the front door and the handoff, up to one
-//  batch, then commit it and answer: one commit (one fsync) for all
+//  Take in what is waiting on the front door, up to one batch
 
 static void
 s_gather (gateway_t *self, ds_proto_t *request)
 {
-    size_t taken = 0;
-    bool more = true;
-    while (more && taken < GATEWAY_BATCH) {
-        more = false;
-        zmsg_t *msg = zmsg_recv (self->router);  //  rcvtimeo is 0
-        if (msg) {
-            s_front (self, msg, request);
-            zmsg_destroy (&msg);
-            taken++;
-            more = true;
-        }
-        void *pointer;
-        if (zsock_recv (self->handoff, "p", &pointer) == 0) {
-            s_http_submission (self, (request_t *) pointer);
-            taken++;
-            more = true;
-        }
+    zmsg_t *msg;
+    for (size_t taken = 0;
+         taken < GATEWAY_BATCH && (msg = zmsg_recv (self->router)); taken++) {
+        s_front (self, msg, request);
+        zmsg_destroy (&msg);
     }
-    s_flush (self);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Run the HTTP daemon without blocking: handle what is ready on its
+//  sockets, commit what that took in, and again while the commit resumed
+//  connections, so their answers go out now. The store's write lock is
+//  never held between rounds of the loop.
+
+static void
+s_run_http (gateway_t *self)
+{
+    for (int round = 0; round < GATEWAY_HTTP_ROUNDS; round++) {
+        self->resumed = 0;
+        MHD_run (self->daemon);
+        s_flush (self);
+        if (!self->resumed)
+            break;
+    }
 }
 
 
@@ -1091,34 +1083,14 @@ ds_gateway (zsock_t *pipe, void *args)
     assert (self.router);
     zsock_set_maxmsgsize (self.router, DS_PROTO_MAX_FRAME);
     zsock_set_rcvtimeo (self.router, 0);
-    //  HTTP submissions come to this thread over inproc: a pointer each,
-    //  never dropped (as many at most as there are connections)
-    self.handoff = zsock_new (ZMQ_PULL);
-    self.handoff_push = zsock_new (ZMQ_PUSH);
-    assert (self.handoff && self.handoff_push);
-    zsock_set_rcvhwm (self.handoff, 0);
-    zsock_set_sndhwm (self.handoff_push, 0);
-    zsock_set_rcvtimeo (self.handoff, 0);
-    int handoff_rc =
-        zsock_bind (self.handoff, "inproc://ds-gateway-%p", (void *) &self);
-    assert (handoff_rc == 0);
-    handoff_rc = zsock_connect (self.handoff_push, "inproc://ds-gateway-%p",
-                                (void *) &self);
-    assert (handoff_rc == 0);
     self.answers = zlistx_new ();
     self.staged = zlistx_new ();
-    atomic_init (&self.stopping, false);
-    atomic_init (&self.suspended, 0);
     ds_curve_t *curve = ds_service_curve (pipe, config, "ds_gateway");
-    //  Each thread has its own store connection and sockets
-    int http_rc =
-        curve ? s_channel_open (&self.http, config, curve, db_path) : -1;
-    int front_rc =
-        curve ? s_channel_open (&self.front, config, curve, db_path) : -1;
+    int open_rc = curve ? s_open (&self, config, curve, db_path) : -1;
     bool started = false;
     if (!curve)
         ;  //  FAILED sent
-    else if (http_rc || front_rc)
+    else if (open_rc)
         ds_service_failed (pipe, "cannot open the database, or bad "
                                  "queue-endpoint or events-endpoint");
     else if (*front_endpoint
@@ -1150,35 +1122,38 @@ ds_gateway (zsock_t *pipe, void *args)
                    front_line, queue_endpoint);
         zstr_free (&line);
         zstr_free (&front_line);
-        //  HTTP runs in the daemon's thread; every submission, from HTTP
-        //  or the front door, is stored here, in batches
+        //  One loop: the daemon's epoll descriptor, the front door and the
+        //  pipe; after each round, one commit for all it took in
         ds_proto_t *request = ds_proto_new (0);
-        zpoller_t *poller = zpoller_new (pipe, self.router, self.handoff, NULL);
-        zpoller_set_nonstop (poller, true);
+        const union MHD_DaemonInfo *epoll_info =
+            MHD_get_daemon_info (self.daemon, MHD_DAEMON_INFO_EPOLL_FD);
+        zmq_pollitem_t items [] = {
+            {zsock_resolve (pipe), 0, ZMQ_POLLIN, 0},
+            {zsock_resolve (self.router), 0, ZMQ_POLLIN, 0},
+            {NULL, epoll_info->epoll_fd, ZMQ_POLLIN, 0}};
         while (true) {
-            void *which = zpoller_wait (poller, -1);
-            if (which == self.router || which == self.handoff)
-                s_gather (&self, request);
-            else if (which == pipe) {
+            MHD_UNSIGNED_LONG_LONG http_timeout;
+            long timeout = GATEWAY_TICK_MS;
+            if (MHD_get_timeout (self.daemon, &http_timeout) == MHD_YES
+                && http_timeout < (MHD_UNSIGNED_LONG_LONG) timeout)
+                timeout = (long) http_timeout;
+            if (zmq_poll (items, 3, timeout) == -1 && zmq_errno () != EINTR)
+                break;
+            if (items [0].revents & ZMQ_POLLIN) {
                 char *command = zstr_recv (pipe);
                 bool term = !command || streq (command, "$TERM");
                 zstr_free (&command);
                 if (term)
                     break;
             }
+            if (items [1].revents & ZMQ_POLLIN) {
+                s_gather (&self, request);
+                s_flush (&self);
+            }
+            s_run_http (&self);
         }
-        //  No new handoffs; answer those already made, then stop HTTP
-        //  (MHD must not stop with a connection suspended)
-        atomic_store (&self.stopping, true);
-        while (atomic_load (&self.suspended) > 0) {
-            zsock_set_rcvtimeo (self.handoff, 100);
-            void *pointer;
-            if (zsock_recv (self.handoff, "p", &pointer) == 0)
-                s_http_submission (&self, (request_t *) pointer);
-            zsock_set_rcvtimeo (self.handoff, 0);
-            s_gather (&self, request);
-        }
-        zpoller_destroy (&poller);
+        //  Everything taken in was answered; send what is still queued
+        s_run_http (&self);
         ds_proto_destroy (&request);
         MHD_stop_daemon (self.daemon);
         zsys_info ("ds_gateway: STOPPED accepted=%" PRIu64 " rejected=%" PRIu64
@@ -1188,12 +1163,9 @@ ds_gateway (zsock_t *pipe, void *args)
                    self.front.rejected);
     }
     zsock_destroy (&self.router);
-    zsock_destroy (&self.handoff_push);
-    zsock_destroy (&self.handoff);
     zlistx_destroy (&self.answers);
     zlistx_destroy (&self.staged);
-    s_channel_close (&self.http);
-    s_channel_close (&self.front);
+    s_close (&self);
     ds_curve_destroy (&curve);
     zstr_free (&db_path);
     if (!started)

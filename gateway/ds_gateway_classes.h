@@ -11,7 +11,6 @@
 #include <leptonica/allheaders.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <stdatomic.h>
 #include <strings.h>
 
 #include "ds_submission.h"
