@@ -51,8 +51,9 @@ char *
 ds_util_uuid (void)
 {
     unsigned char bytes [16];
-    int rc = RAND_bytes (bytes, sizeof (bytes));
-    assert (rc == 1);
+    //  The kernel's generator: no library state kept per thread
+    ssize_t got = getrandom (bytes, sizeof (bytes), 0);
+    assert (got == (ssize_t) sizeof (bytes));
     uint64_t now = (uint64_t) ds_util_now_ms ();
     for (int byte_nbr = 0; byte_nbr < 6; byte_nbr++)
         bytes [byte_nbr] = (unsigned char) (now >> (40 - 8 * byte_nbr));
