@@ -15,6 +15,7 @@
 #include "../workers/ds_worker_classes.h"
 #include <curl/curl.h>
 #include <microhttpd.h>
+#include <fcntl.h>
 #include <sys/resource.h>
 
 #define BENCH_HTTP_INFLIGHT 256  //  open loop: HTTP requests at once
@@ -998,8 +999,16 @@ s_start_mock (const char *dir, int latency, pid_t *pid)
     char *ready = zsys_sprintf ("%s/mock.ready", dir);
     char *script = zsys_sprintf ("%s/tests/mock_llm.py", DS_SOURCE_DIR);
     char *latency_text = zsys_sprintf ("%d", latency);
+    char *log = zsys_sprintf ("%s/mock.log", dir);
     *pid = fork ();
     if (*pid == 0) {
+        //  Its output goes to a log: our stdout is the report (--json)
+        int fd = open (log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) {
+            dup2 (fd, STDOUT_FILENO);
+            dup2 (fd, STDERR_FILENO);
+            close (fd);
+        }
         execlp ("python3", "python3", script, "--ready-file", ready,
                 "--latency-ms", latency_text, (char *) NULL);
         _exit (127);
@@ -1021,6 +1030,7 @@ s_start_mock (const char *dir, int latency, pid_t *pid)
             zclock_sleep (10);
     }
     zstr_free (&latency_text);
+    zstr_free (&log);
     zstr_free (&script);
     zstr_free (&ready);
     return url;
