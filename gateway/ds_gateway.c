@@ -61,6 +61,7 @@ typedef struct {
     zlistx_t *answers;          //  answer_t owed when the batch commits
     zlistx_t *staged;           //  QUEUE messages to send when it commits
     bool batch_open;            //  a store transaction is open
+    bool stopping;              //  answer new submissions 503, do not wait
     size_t resumed;             //  HTTP connections resumed by the flush
     int64_t pending;            //  pending tasks, last counted plus accepted
     int64_t counted_at;         //  mono ms of the last count, 0 for never
@@ -409,6 +410,10 @@ s_handoff (gateway_t *self,
                         (unsigned int) ds_submission_status (submission),
                         ds_submission_code (submission),
                         ds_submission_message (submission), NULL, NULL);
+    if (self->stopping)
+        return s_error (self, connection, MHD_HTTP_SERVICE_UNAVAILABLE,
+                        "STOPPING", "the gateway is stopping; try again",
+                        MHD_HTTP_HEADER_RETRY_AFTER, RETRY_AFTER_S);
     request->connection = connection;
     request->handed_off = true;
     MHD_suspend_connection (connection);
@@ -1047,7 +1052,11 @@ s_gather (gateway_t *self, ds_proto_t *request)
 static void
 s_run_http (gateway_t *self)
 {
-    for (int round = 0; round < GATEWAY_HTTP_ROUNDS; round++) {
+    //  Stopping, no submission suspends any more: run until every resumed
+    //  connection was handled (libmicrohttpd must not stop with one
+    //  suspended)
+    for (int round = 0; round < GATEWAY_HTTP_ROUNDS || self->stopping;
+         round++) {
         self->resumed = 0;
         MHD_run (self->daemon);
         s_flush (self);
@@ -1153,6 +1162,7 @@ ds_gateway (zsock_t *pipe, void *args)
             s_run_http (&self);
         }
         //  Everything taken in was answered; send what is still queued
+        self.stopping = true;
         s_run_http (&self);
         ds_proto_destroy (&request);
         MHD_stop_daemon (self.daemon);
