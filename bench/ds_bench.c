@@ -725,8 +725,8 @@ s_limit_sqlite (const char *dir)
 
 
 //  --------------------------------------------------------------------------
-//  Raw limit: libmicrohttpd "hello world" requests/s, configured as the
-//  gateway's (one internal thread), answering each POST with a fixed 202,
+//  Raw limit: libmicrohttpd "hello world" requests/s in one thread, as the
+//  gateway runs it, answering each POST with a fixed 202,
 //  driven by this tool's own HTTP client (libcurl multi, keep-alive) at the
 //  given concurrency: what HTTP alone costs on this machine
 

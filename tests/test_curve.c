@@ -16,29 +16,6 @@ s_run (const char *command)
     return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
 }
 
-static pid_t
-s_start_worker (th_harness_t *harness,
-                const char *name,
-                const char *server_cert,
-                const char *client_cert)
-{
-    ds_launcher_t *launcher = th_harness_launcher (harness);
-    const char *source = getenv ("DS_SOURCE_DIR");
-    char *script = zsys_sprintf ("%s/clients/python/worker_example.py",
-                                 source ? source : "..");
-    pid_t pid = fork ();
-    if (pid == 0) {
-        execl ("/usr/bin/python3", "python3", script,
-               ds_launcher_endpoint (launcher, "dispatch"),
-               ds_launcher_endpoint (launcher, "events"),
-               ds_launcher_endpoint (launcher, "publish"), "--id", name,
-               "--server-cert", server_cert, "--client-cert", client_cert,
-               (char *) NULL);
-        _exit (127);
-    }
-    zstr_free (&script);
-    return pid;
-}
 
 static const char *
 s_state (json_t *status)
@@ -139,8 +116,10 @@ main (void)
     char *server_cert = zsys_sprintf ("%s/server.cert", keys);
     char *mallory_cert = zsys_sprintf ("%s/mallory.cert_secret", strangers);
     char *worker_cert = zsys_sprintf ("%s/worker1.cert_secret", keys);
-    pid_t mallory =
-        s_start_worker (harness, "python-mallory", server_cert, mallory_cert);
+    pid_t mallory = th_python_worker (
+        harness, "python-mallory",
+        (const char *[]){"--server-cert", server_cert, "--client-cert",
+                         mallory_cert, NULL});
     task_id = th_submit (harness, "form_filling",
                          "{\"form\": {\"fields\": [\"Code\"]}, \"file_lib\": "
                          "{\"documents\": [{\"id\": \"d\", \"kv\": {\"Code\": "
@@ -149,7 +128,9 @@ main (void)
     TH_CHECK (!status, "no task for a worker the services do not admit (%s)",
               s_state (status));
     pid_t admitted =
-        s_start_worker (harness, "python-admitted", server_cert, worker_cert);
+        th_python_worker (harness, "python-admitted",
+                          (const char *[]){"--server-cert", server_cert,
+                                           "--client-cert", worker_cert, NULL});
     status = th_wait_terminal (harness, task_id, 30000);
     TH_CHECK (status && streq (s_state (status), "completed"),
               "the admitted worker completes it: %s", s_state (status));

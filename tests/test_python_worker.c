@@ -9,25 +9,6 @@
 
 #define TASKS 10
 
-static pid_t
-s_start_worker (th_harness_t *harness, const char *name, const char *work_ms)
-{
-    ds_launcher_t *launcher = th_harness_launcher (harness);
-    const char *source = getenv ("DS_SOURCE_DIR");
-    char *script = zsys_sprintf ("%s/clients/python/worker_example.py",
-                                 source ? source : "..");
-    pid_t pid = fork ();
-    if (pid == 0) {
-        execl ("/usr/bin/python3", "python3", script,
-               ds_launcher_endpoint (launcher, "dispatch"),
-               ds_launcher_endpoint (launcher, "events"),
-               ds_launcher_endpoint (launcher, "publish"), "--id", name,
-               "--work-ms", work_ms, (char *) NULL);
-        _exit (127);
-    }
-    zstr_free (&script);
-    return pid;
-}
 
 static char *
 s_submit (th_harness_t *harness, int task_nbr)
@@ -49,7 +30,8 @@ main (void)
     //  No C worker: the Python worker does everything
     const char *args [] = {"ventilator:--lease-timeout=2000", NULL};
     th_harness_t *harness = th_harness_new ("python_worker", 0, args);
-    pid_t python = s_start_worker (harness, "python-1", "0");
+    pid_t python = th_python_worker (harness, "python-1",
+                                     (const char *[]){"--work-ms", "0", NULL});
     char *task_ids [TASKS];
     for (int task_nbr = 0; task_nbr < TASKS; task_nbr++)
         task_ids [task_nbr] = s_submit (harness, task_nbr);
@@ -78,7 +60,8 @@ main (void)
     waitpid (python, NULL, 0);
 
     //  A slow Python worker is killed mid-task; a C worker finishes it
-    python = s_start_worker (harness, "python-2", "20000");
+    python = th_python_worker (harness, "python-2",
+                               (const char *[]){"--work-ms", "20000", NULL});
     char *task_id = s_submit (harness, 99);
     int64_t deadline = zclock_mono () + 20000;
     json_t *status = NULL;

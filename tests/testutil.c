@@ -502,3 +502,34 @@ th_file_contains (const char *path, const char *text)
     zstr_free (&content);
     return found;
 }
+
+
+//  --------------------------------------------------------------------------
+//  The example Python worker, joined to the harness's services
+
+pid_t
+th_python_worker (th_harness_t *self, const char *name, const char **extra)
+{
+    ds_launcher_t *launcher = th_harness_launcher (self);
+    const char *source = getenv ("DS_SOURCE_DIR");
+    char *script = zsys_sprintf ("%s/clients/python/worker_example.py",
+                                 source ? source : "..");
+    const char *argv [32] = {"python3",
+                             script,
+                             ds_launcher_endpoint (launcher, "dispatch"),
+                             ds_launcher_endpoint (launcher, "events"),
+                             ds_launcher_endpoint (launcher, "publish"),
+                             "--id",
+                             name};
+    size_t count = 7;
+    for (const char **arg = extra; arg && *arg && count < 31; arg++)
+        argv [count++] = *arg;
+    argv [count] = NULL;
+    pid_t pid = fork ();
+    if (pid == 0) {
+        execv ("/usr/bin/python3", (char *const *) argv);
+        _exit (127);
+    }
+    zstr_free (&script);
+    return pid;
+}

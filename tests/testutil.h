@@ -114,6 +114,12 @@ json_t *th_mock_stats (const char *url);
 //  Stop the mock
 void th_mock_stop (pid_t pid);
 
+//  Start clients/python/worker_example.py against the harness's services
+//  as worker `name`, with extra arguments (NULL-terminated list, or NULL).
+//  Returns its pid.
+pid_t
+th_python_worker (th_harness_t *self, const char *name, const char **extra);
+
 //  True if the file contains text
 bool th_file_contains (const char *path, const char *text);
 
