@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 #  The one command to test docusnap: install what is needed, build, run
 #  the whole suite, then build again with AddressSanitizer and
-#  UndefinedBehaviorSanitizer and run the suite once more.
+#  UndefinedBehaviorSanitizer and run the suite once more, then once more
+#  with ThreadSanitizer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -24,3 +25,9 @@ export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:${ASAN_OPTIONS:-}"
 export LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 (cd build-asan && ctest --output-on-failure -j "$(nproc)")
+
+echo "== build and test (TSan)"
+CC=clang bash scripts/build.sh build-tsan -DDS_SANITIZER=thread \
+    -DDS_BUILD_BENCH=OFF
+export TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp:halt_on_error=1:${TSAN_OPTIONS:-}"
+(cd build-tsan && ctest --output-on-failure -j "$(nproc)")

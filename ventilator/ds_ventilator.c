@@ -697,7 +697,8 @@ ds_ventilator_test (bool verbose)
     ds_config_set (config, "dispatch-endpoint", "tcp://127.0.0.1:*");
     ds_config_set (config, "publish-endpoint", zsock_endpoint (publisher));
     ds_config_set (config, "events-endpoint", zsock_endpoint (sink));
-    ds_config_set (config, "pickup-timeout", "300");
+    //  Long enough for a STATE to arrive on a slow (sanitized, loaded) run
+    ds_config_set (config, "pickup-timeout", "1000");
     ds_config_set (config, "max-attempts", "2");
     ds_config_set (config, "dispatch-window", "10");
     char *db_path = ds_service_db_path (config);
@@ -788,7 +789,7 @@ ds_ventilator_test (bool verbose)
         assert (ds_proto_event (event) == DS_EVENT_FAILED);
         assert (streq (ds_proto_error_code (event), "WORKER_LOST"));
         assert (strstr (ds_proto_error_text (event),
-                        "attempt 1: not started within 300 ms; attempt 2"));
+                        "attempt 1: not started within 1000 ms; attempt 2"));
         assert (!streq (ds_proto_task_id (event), "urgent"));
     }
     ds_proto_destroy (&event);
