@@ -175,10 +175,10 @@ static bool
 s_queue_full (gateway_t *self, char *message, size_t size)
 {
     //  Counted at most every GATEWAY_PENDING_MS, plus what we accepted
-    //  since: counting per submission costs more than the submission
+    //  since: counting per submission costs more than the submission, and
+    //  most of all when the queue is full and every answer is a 503
     int64_t now = zclock_mono ();
-    if (!self->counted_at || now - self->counted_at >= GATEWAY_PENDING_MS
-        || self->pending >= self->max_queue) {
+    if (!self->counted_at || now - self->counted_at >= GATEWAY_PENDING_MS) {
         self->pending = ds_store_count (self->store, "pending");
         self->counted_at = now;
     }
