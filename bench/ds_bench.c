@@ -1166,7 +1166,7 @@ s_pipeline (options_t *options)
     double work_per_s = tasks_per_s * (run.pages ? run.pages : 1);
 
     //  Stage times from the store, when we own it
-    double queue_ms = 0, process_ms = 0;
+    double queue_ms = 0, process_ms = 0, ocr_ms = 0, llm_ms = 0;
     if (launcher) {
         char *path = zsys_sprintf ("%s/docusnap.db", dir);
         sqlite3 *db;
@@ -1174,13 +1174,19 @@ s_pipeline (options_t *options)
             sqlite3_stmt *stmt;
             if (sqlite3_prepare_v2 (db,
                                     "SELECT AVG (started_at - created_at), "
-                                    "AVG (finished_at - started_at) FROM tasks "
+                                    "AVG (finished_at - started_at), "
+                                    "AVG (json_extract (result, "
+                                    "'$.timing.ocr_ms')), "
+                                    "AVG (json_extract (result, "
+                                    "'$.timing.llm_ms')) FROM tasks "
                                     "WHERE status = 'completed'",
                                     -1, &stmt, NULL)
                     == SQLITE_OK
                 && sqlite3_step (stmt) == SQLITE_ROW) {
                 queue_ms = sqlite3_column_double (stmt, 0);
                 process_ms = sqlite3_column_double (stmt, 1);
+                ocr_ms = sqlite3_column_double (stmt, 2);
+                llm_ms = sqlite3_column_double (stmt, 3);
             }
             sqlite3_finalize (stmt);
             sqlite3_close (db);
@@ -1188,9 +1194,14 @@ s_pipeline (options_t *options)
         zstr_free (&path);
     }
 
+    //  Processing, from the sink's STARTED to its RESULT, is the worker's
+    //  OCR and LLM time plus the rest: extraction, messages, the sink
+    double other_ms = process_ms - ocr_ms - llm_ms;
+    if (other_ms < 0)
+        other_ms = 0;
     json_t *report = json_pack (
         "{s:s, s:s, s:i, s:i, s:f, s:{s:f, s:f, s:f, s:f}, s:i, s:i, "
-        "s:{s:s, s:f}, s:f, s:{s:f, s:f}}",
+        "s:{s:s, s:f}, s:f, s:{s:f, s:f, s:f, s:f, s:f}}",
         "workload", options->workload, "via", options->via, "tasks", count,
         "workers", options->workers, "tasks_per_s", tasks_per_s, "latency_ms",
         "p50", s_percentile (latencies, count, 0.50), "p90",
@@ -1199,7 +1210,8 @@ s_pipeline (options_t *options)
         s_percentile (latencies, count, 1.0), "errors", errors + run.refused,
         "refused", run.refused, "limit", "name", limit_name, "value", limit,
         "ratio_to_limit", limit > 0 ? work_per_s / limit : 0.0, "stages_ms_avg",
-        "queue", queue_ms, "processing", process_ms);
+        "queue", queue_ms, "processing", process_ms, "ocr", ocr_ms, "llm",
+        llm_ms, "sink_and_messages", other_ms);
     if (sqlite_limit > 0 && http_limit > 0)
         json_object_set_new (
             report, "limits",
@@ -1250,8 +1262,9 @@ s_pipeline (options_t *options)
                 s_percentile (latencies, count, 0.90),
                 s_percentile (latencies, count, 0.99),
                 s_percentile (latencies, count, 1.0));
-        printf ("stages (avg)     queue %.1f ms  processing %.1f ms\n",
-                queue_ms, process_ms);
+        printf ("stages (avg)     queue %.1f ms  processing %.1f ms: ocr %.1f "
+                "ms  llm %.1f ms  sink and messages %.1f ms\n",
+                queue_ms, process_ms, ocr_ms, llm_ms, other_ms);
         printf ("raw limit        %s = %.1f  (ratio %.2f)\n", limit_name, limit,
                 limit > 0 ? work_per_s / limit : 0.0);
         if (sqlite_limit > 0 && http_limit > 0)

@@ -383,6 +383,13 @@ th_check_result (const char *type, json_t *result)
     TH_CHECK (extractor
                   && (streq (extractor, "offline") || streq (extractor, "llm")),
               "extractor");
+    json_t *timing = json_object_get (result, "timing");
+    TH_CHECK (
+        json_is_integer (json_object_get (timing, "ocr_ms"))
+            && json_integer_value (json_object_get (timing, "ocr_ms")) >= 0
+            && json_is_integer (json_object_get (timing, "llm_ms"))
+            && json_integer_value (json_object_get (timing, "llm_ms")) >= 0,
+        "timing {ocr_ms, llm_ms}");
     if (streq (type, "document") || streq (type, "form"))
         s_check_document (result);
     if (streq (type, "form")) {

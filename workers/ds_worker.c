@@ -29,6 +29,7 @@ typedef struct {
     size_t remaining;               //  pages not yet back from OCR
     char *error;                    //  first OCR error, or NULL
     int64_t started;                //  monotonic ms when it arrived
+    int64_t ocr_done;               //  monotonic ms its pages were read
     uint32_t generation;            //  tells this job from the slot's last
     char *text;                     //  page texts joined, once OCR is done
     json_t *form;                   //  the form to fill, or NULL
@@ -227,6 +228,14 @@ static void
 s_deliver (worker_t *self, size_t slot, json_t *result)
 {
     job_t *job = &self->jobs [slot];
+    //  Where the time went, in this worker: OCR (with the wait for an OCR
+    //  thread) and the LLM (with retries and the repair)
+    int64_t now = zclock_mono ();
+    json_object_set_new (
+        result, "timing",
+        json_pack ("{s:I, s:I}", "ocr_ms",
+                   (json_int_t) (job->ocr_done - job->started), "llm_ms",
+                   (json_int_t) (job->llm ? now - job->ocr_done : 0)));
     char *dump = json_dumps (result, JSON_COMPACT);
     json_decref (result);
     if (dump && strlen (dump) <= DS_PROTO_MAX_TEXT) {
@@ -271,6 +280,7 @@ static void
 s_ocr_done (worker_t *self, size_t slot)
 {
     job_t *job = &self->jobs [slot];
+    job->ocr_done = zclock_mono ();
     if (job->abandoned) {
         zsys_info ("ds_worker: ABANDONED task=%s (ended elsewhere)",
                    ds_proto_task_id (job->task));
