@@ -398,6 +398,7 @@ s_respond_answer (struct MHD_Connection *connection,
 //  request and resumes the connection
 
 static void s_http_submission (gateway_t *self, request_t *request);
+static void s_flush (gateway_t *self);
 
 static enum MHD_Result
 s_handoff (gateway_t *self,
@@ -540,6 +541,9 @@ s_cancel (gateway_t *self,
           struct MHD_Connection *connection,
           const char *task_id)
 {
+    //  Commit what this round took in first: the cancel is its own write,
+    //  committed before the answer and the sink's CANCELLED
+    s_flush (self);
     unsigned int status;
     json_t *body = s_cancel_json (self, &self->http, task_id, &status);
     return s_respond (connection, status, body, NULL, NULL);
