@@ -44,6 +44,7 @@ typedef struct {
     int llm_max_inflight;  //  per spawned worker
     bool json;             //  print JSON
     bool quiet;            //  no progress bar
+    bool keep;             //  keep the spawned pipeline's directory
 } options_t;
 
 //  One task's timing
@@ -125,7 +126,9 @@ s_usage (void)
         "  --llm-max-inflight N    LLM calls per spawned worker [32]\n"
         "  --role limits           only measure the parts' raw limits\n"
         "  --json                  one JSON object on stdout\n"
-        "  --quiet                 no progress bar\n");
+        "  --quiet                 no progress bar\n"
+        "  --keep                  keep the spawned pipeline's directory "
+        "(logs, database)\n");
 }
 
 
@@ -158,6 +161,8 @@ s_options (options_t *options, int argc, char **argv)
             options->json = true, takes = false;
         else if (streq (arg, "--quiet"))
             options->quiet = true, takes = false;
+        else if (streq (arg, "--keep"))
+            options->keep = true, takes = false;
         else if (!value) {
             fprintf (stderr, "docusnap-bench: %s needs a value (see --help)\n",
                      arg);
@@ -1300,10 +1305,15 @@ s_pipeline (options_t *options)
     if (launcher) {
         ds_launcher_stop (launcher, 30000);
         ds_launcher_destroy (&launcher);
-        char *command = zsys_sprintf ("rm -rf '%s'", dir);
-        if (system (command) != 0)
-            fprintf (stderr, "docusnap-bench: could not remove %s\n", dir);
-        zstr_free (&command);
+        if (options->keep)
+            fprintf (stderr, "docusnap-bench: logs and database kept in %s\n",
+                     dir);
+        else {
+            char *command = zsys_sprintf ("rm -rf '%s'", dir);
+            if (system (command) != 0)
+                fprintf (stderr, "docusnap-bench: could not remove %s\n", dir);
+            zstr_free (&command);
+        }
     }
     if (mock) {
         kill (mock, SIGTERM);
