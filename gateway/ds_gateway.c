@@ -86,7 +86,7 @@ typedef struct {
     bool part_is_file;                  //  it had a filename or an image type
     bool too_large;                     //  the body passed max_body
     struct MHD_Connection *connection;  //  its connection, once suspended
-    bool handed_off;                    //  suspended, waiting for the batch
+    bool suspended;                     //  suspended, waiting for the batch
     bool answered;                      //  the flush left the answer here
     unsigned int status;                //  the answer's HTTP status
     json_t *answer;                     //  the answer's body
@@ -239,7 +239,8 @@ s_store (gateway_t *self,
                                ds_submission_image_count (submission),
                                ds_submission_form (submission),
                                ds_submission_file_lib (submission), key)) {
-        //  Another request with the same key won the race: its task
+        //  The key was taken after all (by another gateway on the same
+        //  store, say): its task
         existing = key ? ds_store_task_by_key (self->store, key) : NULL;
         if (existing) {
             zstr_free (&id);
@@ -401,9 +402,9 @@ static void s_http_submission (gateway_t *self, request_t *request);
 static void s_flush (gateway_t *self);
 
 static enum MHD_Result
-s_handoff (gateway_t *self,
-           struct MHD_Connection *connection,
-           request_t *request)
+s_join_batch (gateway_t *self,
+              struct MHD_Connection *connection,
+              request_t *request)
 {
     ds_submission_t *submission = request->submission;
     if (ds_submission_check (submission))
@@ -416,7 +417,7 @@ s_handoff (gateway_t *self,
                         "STOPPING", "the gateway is stopping; try again",
                         MHD_HTTP_HEADER_RETRY_AFTER, RETRY_AFTER_S);
     request->connection = connection;
-    request->handed_off = true;
+    request->suspended = true;
     MHD_suspend_connection (connection);
     s_http_submission (self, request);
     return MHD_YES;
@@ -665,7 +666,7 @@ s_end_post (gateway_t *self,
     else
         ds_submission_parse_json (
             submission, request->body ? request->body : "", request->body_size);
-    return s_handoff (self, connection, request);
+    return s_join_batch (self, connection, request);
 }
 
 
@@ -685,7 +686,7 @@ s_handle (void *cls,
     (void) version;
     gateway_t *self = (gateway_t *) cls;
     request_t *request = (request_t *) *req_cls;
-    if (request && request->handed_off)
+    if (request && request->suspended)
         return s_answered (connection, request);
     if (request) {
         if (*upload_data_size) {
