@@ -122,7 +122,8 @@ static const option_t s_options [] = {
     {"pickup-timeout", DS_ROLE_VENTILATOR, OPT_INT, "10000", 100, 3600000,
      "ms a dispatched task may wait for a worker to start it"},
     {"dispatch-window", DS_ROLE_VENTILATOR, OPT_INT, "2", 1, 1000,
-     "tasks sent and not yet started, per live worker, at most"},
+     "tasks sent and not yet started, per live worker, at least (more "
+     "when workers start more than that in 50 ms)"},
     {"max-attempts", DS_ROLE_VENTILATOR, OPT_INT, "3", 1, 100,
      "dispatches of a task before it ends in error (WORKER_LOST)"},
     {"task-timeout", DS_ROLE_VENTILATOR, OPT_INT, "600000", 1000, 86400000,
