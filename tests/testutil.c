@@ -35,9 +35,21 @@ struct _th_harness_t {
 //  --------------------------------------------------------------------------
 //  Start the pipeline
 
+//  The launcher of the running harness, stopped at exit if the test ends
+//  early (a failed TH_CHECK exits)
+static ds_launcher_t *s_live;
+
+static void
+s_stop_live (void)
+{
+    if (s_live)
+        ds_launcher_stop (s_live, HARNESS_STOP_MS);
+}
+
 th_harness_t *
 th_harness_new (const char *name, int workers, const char **args)
 {
+    assert (!s_live);
     zsys_init ();
     curl_global_init (CURL_GLOBAL_DEFAULT);
     th_harness_t *self = (th_harness_t *) zmalloc (sizeof (th_harness_t));
@@ -55,6 +67,9 @@ th_harness_new (const char *name, int workers, const char **args)
     zstr_free (&sink);
     self->launcher = ds_launcher_new (bin_dir ? bin_dir : ".", self->dir);
     ds_launcher_set_logs (self->launcher, true);
+    //  A failed check exits: the services must not outlive the test
+    s_live = self->launcher;
+    atexit (s_stop_live);
     char *data_dir = zsys_sprintf ("--data-dir=%s", self->dir);
     ds_launcher_add_arg (self->launcher, "store", data_dir);
     zstr_free (&data_dir);
@@ -84,6 +99,7 @@ th_harness_destroy (th_harness_t **self_p)
         return;
     TH_CHECK (ds_launcher_stop (self->launcher, HARNESS_STOP_MS) == 0,
               "a service did not stop cleanly on SIGTERM; see %s", self->dir);
+    s_live = NULL;
     ds_launcher_destroy (&self->launcher);
     zstr_free (&self->dir);
     zstr_free (&self->db);
