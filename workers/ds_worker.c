@@ -30,6 +30,7 @@ typedef struct {
     char *error;                    //  first OCR error, or NULL
     int64_t started;                //  monotonic ms when it arrived
     int64_t ocr_done;               //  monotonic ms its pages were read
+    bool announced;                 //  STARTED sent, its STATEs followed
     uint32_t generation;            //  tells this job from the slot's last
     char *text;                     //  page texts joined, once OCR is done
     json_t *form;                   //  the form to fill, or NULL
@@ -85,7 +86,8 @@ s_send_event (worker_t *self,
               int event,
               const char *result,
               const char *code,
-              const char *text)
+              const char *text,
+              bool keep)
 {
     ds_proto_t *message = ds_proto_new (DS_PROTO_EVENT);
     ds_proto_set_task_id (message, ds_proto_task_id (task));
@@ -98,7 +100,7 @@ s_send_event (worker_t *self,
     if (code)
         ds_proto_set_error (message, code, text);
     zframe_t *frame = ds_proto_encode (message);
-    if (event == DS_EVENT_RESULT || event == DS_EVENT_FAILED) {
+    if (keep) {
         //  Kept until the sink says the task ended: a sink that dies
         //  before committing it gets it again
         if (zhashx_size (self->unacked) >= WORKER_UNACKED_MAX)
@@ -129,7 +131,7 @@ s_heartbeat (worker_t *self)
     for (size_t slot = 0; slot < self->capacity; slot++)
         if (self->jobs [slot].task)
             s_send_event (self, self->jobs [slot].task, DS_EVENT_HEARTBEAT,
-                          NULL, NULL, NULL);
+                          NULL, NULL, NULL, false);
     int64_t now = zclock_mono ();
     zframe_t *frame = (zframe_t *) zhashx_first (self->unacked);
     while (frame) {
@@ -150,14 +152,19 @@ s_heartbeat (worker_t *self)
 
 
 //  --------------------------------------------------------------------------
-//  End a task with an error
+//  End a task with an error; keep the event for resending if the task was
+//  announced (see s_announce)
 
 static void
-s_fail (worker_t *self, ds_proto_t *task, const char *code, const char *text)
+s_fail (worker_t *self,
+        ds_proto_t *task,
+        const char *code,
+        const char *text,
+        bool keep)
 {
     zsys_warning ("ds_worker: TASK-FAILED task=%s code=%s message=\"%s\"",
                   ds_proto_task_id (task), code, text);
-    s_send_event (self, task, DS_EVENT_FAILED, NULL, code, text);
+    s_send_event (self, task, DS_EVENT_FAILED, NULL, code, text, keep);
     self->failed++;
 }
 
@@ -191,7 +198,8 @@ s_release (worker_t *self, size_t slot)
         ds_llm_cancel (self->llm, (uint64_t) job->generation << 16 | slot);
     }
     //  Keep listening for the task's end while its result is unacked
-    if (!zhashx_lookup (self->unacked, ds_proto_task_id (job->task)))
+    if (job->announced
+        && !zhashx_lookup (self->unacked, ds_proto_task_id (job->task)))
         zsock_set_unsubscribe (self->states, ds_proto_task_id (job->task));
     ds_proto_destroy (&job->task);
     json_decref (job->pages);
@@ -239,7 +247,8 @@ s_deliver (worker_t *self, size_t slot, json_t *result)
     char *dump = json_dumps (result, JSON_COMPACT);
     json_decref (result);
     if (dump && strlen (dump) <= DS_PROTO_MAX_TEXT) {
-        s_send_event (self, job->task, DS_EVENT_RESULT, dump, NULL, NULL);
+        s_send_event (self, job->task, DS_EVENT_RESULT, dump, NULL, NULL,
+                      job->announced);
         self->completed++;
         zsys_info ("ds_worker: TASK-DONE task=%s type=%s pages=%zu "
                    "extractor=%s ms=%" PRId64,
@@ -249,7 +258,7 @@ s_deliver (worker_t *self, size_t slot, json_t *result)
     }
     else
         s_fail (self, job->task, "EXTRACT_FAILED",
-                "the result is too large to send");
+                "the result is too large to send", job->announced);
     zstr_free (&dump);
     s_release (self, slot);
 }
@@ -288,7 +297,7 @@ s_ocr_done (worker_t *self, size_t slot)
         return;
     }
     if (job->error) {
-        s_fail (self, job->task, "OCR_FAILED", job->error);
+        s_fail (self, job->task, "OCR_FAILED", job->error, job->announced);
         s_release (self, slot);
         return;
     }
@@ -324,7 +333,7 @@ s_ocr_done (worker_t *self, size_t slot)
         s_deliver (self, slot, result);
     }
     else {
-        s_fail (self, job->task, "EXTRACT_FAILED", error);
+        s_fail (self, job->task, "EXTRACT_FAILED", error, job->announced);
         s_release (self, slot);
     }
     zstr_free (&error);
@@ -343,7 +352,7 @@ s_llm_reply (worker_t *self, ds_llm_reply_t *reply)
         || job->generation != (uint32_t) (reply->id >> 16))
         return;  //  the job is gone; nothing to do
     if (!reply->ok) {
-        s_fail (self, job->task, reply->code, reply->message);
+        s_fail (self, job->task, reply->code, reply->message, job->announced);
         s_release (self, slot);
         return;
     }
@@ -386,7 +395,7 @@ s_llm_reply (worker_t *self, ds_llm_reply_t *reply)
         char *message = zsys_sprintf ("the LLM's reply is unusable after one "
                                       "repair: %s",
                                       error);
-        s_fail (self, job->task, "LLM_BAD_OUTPUT", message);
+        s_fail (self, job->task, "LLM_BAD_OUTPUT", message, job->announced);
         zstr_free (&message);
         s_release (self, slot);
     }
@@ -428,6 +437,23 @@ s_room (worker_t *self)
 
 
 //  --------------------------------------------------------------------------
+//  A task that will take a while: follow its STATEs (acks for our result,
+//  or its cancellation) and send STARTED. A task that ends in the step
+//  that took it is never announced: its RESULT or FAILED goes out once, not
+//  kept, with no subscription; if the sink loses it, the ventilator's
+//  lease runs out and the task runs again. Three messages fewer per task.
+
+static void
+s_announce (worker_t *self, size_t slot)
+{
+    job_t *job = &self->jobs [slot];
+    zsock_set_subscribe (self->states, ds_proto_task_id (job->task));
+    s_send_event (self, job->task, DS_EVENT_STARTED, NULL, NULL, NULL, false);
+    job->announced = true;
+}
+
+
+//  --------------------------------------------------------------------------
 //  Take one TASK from the ventilator; returns false if none was waiting
 
 static bool
@@ -449,21 +475,18 @@ s_take_task (worker_t *self)
 
     const ds_strategy_t *strategy =
         ds_strategy_find (ds_proto_task_type (task));
-    //  STARTED is sent only if the task does not end right here: a RESULT
-    //  or FAILED sent at once says it all, in one event instead of two
-    zsock_set_subscribe (self->states, ds_proto_task_id (task));
     if (strategy == &ds_strategy_echo && !self->echo)
         strategy = NULL;
     if (!strategy) {
         char *text = zsys_sprintf ("task type '%s' is not supported",
                                    ds_proto_task_type (task));
-        s_fail (self, task, "UNSUPPORTED_TYPE", text);
+        s_fail (self, task, "UNSUPPORTED_TYPE", text, false);
         zstr_free (&text);
         ds_proto_destroy (&task);
         return true;
     }
     if (strategy->needs_images && ds_proto_images (task) == 0) {
-        s_fail (self, task, "NO_IMAGES", "the task carries no images");
+        s_fail (self, task, "NO_IMAGES", "the task carries no images", false);
         ds_proto_destroy (&task);
         return true;
     }
@@ -491,10 +514,10 @@ s_take_task (worker_t *self)
     if (job->remaining == 0) {
         s_ocr_done (self, slot);
         if (self->jobs [slot].task == task)  //  waiting for the LLM
-            s_send_event (self, task, DS_EVENT_STARTED, NULL, NULL, NULL);
+            s_announce (self, slot);
     }
     else {
-        s_send_event (self, task, DS_EVENT_STARTED, NULL, NULL, NULL);
+        s_announce (self, slot);
         s_feed_ocr (self);
     }
     return true;
