@@ -2,7 +2,8 @@
     ds_launcher - start the four services as processes and wire them up
 
     Used by `docusnap up`, the benchmark and the integration tests. The
-    internal sockets bind on tcp://127.0.0.1:* and each service writes the
+    internal sockets bind on random loopback ports above the kernel's range
+    for outgoing connections, and each service writes the
     ports it got to its ready file (the handshake); the launcher reads
     them and passes them on. Once known, an endpoint stays fixed, so a
     restarted service binds the same port again.

@@ -258,15 +258,41 @@ s_start (ds_launcher_t *self, service_t *service)
 
 
 //  --------------------------------------------------------------------------
+//  A loopback endpoint for a service to bind, on a random port above the
+//  kernel's range for outgoing connections: a port the launcher hands out
+//  is bound again when its service restarts, and while it is down, a port
+//  in that range can be taken as the source port of some connection (or
+//  of a reconnecting client connecting to itself).
+
+static void
+s_internal_endpoint (char *endpoint, size_t size)
+{
+    int first = 0, last = 0;
+    FILE *file = fopen ("/proc/sys/net/ipv4/ip_local_port_range", "r");
+    if (file) {
+        if (fscanf (file, "%d %d", &first, &last) != 2)
+            last = 0;
+        fclose (file);
+    }
+    if (last > 0 && last < 65000)
+        snprintf (endpoint, size, "tcp://127.0.0.1:![%d-65535]", last + 1);
+    else
+        snprintf (endpoint, size, "tcp://127.0.0.1:!");
+}
+
+
+//  --------------------------------------------------------------------------
 //  Start the pipeline
 
 int
 ds_launcher_start (ds_launcher_t *self, int workers)
 {
     assert (self->count == 0);
+    char internal [64];
+    s_internal_endpoint (internal, sizeof (internal));
     service_t *sink = s_define (self, "sink", "sink");
-    s_arg (sink, "--events-endpoint=tcp://127.0.0.1:*");
-    s_arg (sink, "--publish-endpoint=tcp://127.0.0.1:*");
+    s_arg (sink, "--events-endpoint=%s", internal);
+    s_arg (sink, "--publish-endpoint=%s", internal);
     if (s_start (self, sink))
         return -1;
     const char *events = ds_launcher_endpoint (self, "events");
@@ -281,8 +307,8 @@ ds_launcher_start (ds_launcher_t *self, int workers)
     service_t *ventilator = s_define (self, "ventilator", "ventilator");
     s_arg (ventilator, "--events-endpoint=%s", events);
     s_arg (ventilator, "--publish-endpoint=%s", publish);
-    s_arg (ventilator, "--queue-endpoint=tcp://127.0.0.1:*");
-    s_arg (ventilator, "--dispatch-endpoint=tcp://127.0.0.1:*");
+    s_arg (ventilator, "--queue-endpoint=%s", internal);
+    s_arg (ventilator, "--dispatch-endpoint=%s", internal);
     if (s_start (self, ventilator))
         return -1;
     const char *queue = ds_launcher_endpoint (self, "queue");
@@ -296,7 +322,7 @@ ds_launcher_start (ds_launcher_t *self, int workers)
     service_t *gateway = s_define (self, "gateway", "gateway");
     s_arg (gateway, "--events-endpoint=%s", events);
     s_arg (gateway, "--queue-endpoint=%s", queue);
-    s_arg (gateway, "--front-endpoint=tcp://127.0.0.1:*");
+    s_arg (gateway, "--front-endpoint=%s", internal);
     if (s_start (self, gateway))
         return -1;
 
