@@ -194,6 +194,30 @@ s_queue_full (gateway_t *self, char *message, size_t size)
 
 
 //  --------------------------------------------------------------------------
+//  The answer to an accepted submission: 202 and its task (id is taken)
+
+static json_t *
+s_accepted (char *id, unsigned int *status, char **task_id)
+{
+    *status = MHD_HTTP_ACCEPTED;
+    *task_id = id;
+    return json_pack ("{s:s, s:s}", "task_id", id, "status", "pending");
+}
+
+
+//  --------------------------------------------------------------------------
+//  The answer when the store could not save a submission: 503
+
+static json_t *
+s_unavailable (gateway_t *self, door_t *door, unsigned int *status)
+{
+    *status = MHD_HTTP_SERVICE_UNAVAILABLE;
+    return s_error_json (self, door, "STORE_UNAVAILABLE",
+                         "the task store could not save the task; try again");
+}
+
+
+//  --------------------------------------------------------------------------
 //  Store and queue a checked submission under its scoped idempotency key
 //  (or NULL); as s_submit
 
@@ -209,10 +233,7 @@ s_store (gateway_t *self,
     char *existing = key ? ds_store_task_by_key (self->store, key) : NULL;
     if (existing) {
         zsys_info ("ds_gateway: REPLAYED task=%s (idempotency key)", existing);
-        *status = MHD_HTTP_ACCEPTED;
-        *task_id = existing;
-        return json_pack ("{s:s, s:s}", "task_id", existing, "status",
-                          "pending");
+        return s_accepted (existing, status, task_id);
     }
     //  Backpressure: past the queue bound, store nothing
     if (s_queue_full (self, message, sizeof (message))) {
@@ -224,10 +245,7 @@ s_store (gateway_t *self,
         if (ds_store_begin (self->store)) {
             zsys_error ("ds_gateway: STORE-FAIL begin error=%s",
                         ds_store_error (self->store));
-            *status = MHD_HTTP_SERVICE_UNAVAILABLE;
-            return s_error_json (self, door, "STORE_UNAVAILABLE",
-                                 "the task store could not save the task; "
-                                 "try again");
+            return s_unavailable (self, door, status);
         }
         self->batch_open = true;
     }
@@ -244,18 +262,12 @@ s_store (gateway_t *self,
         existing = key ? ds_store_task_by_key (self->store, key) : NULL;
         if (existing) {
             zstr_free (&id);
-            *status = MHD_HTTP_ACCEPTED;
-            *task_id = existing;
-            return json_pack ("{s:s, s:s}", "task_id", existing, "status",
-                              "pending");
+            return s_accepted (existing, status, task_id);
         }
         zsys_error ("ds_gateway: STORE-FAIL error=%s",
                     ds_store_error (self->store));
         zstr_free (&id);
-        *status = MHD_HTTP_SERVICE_UNAVAILABLE;
-        return s_error_json (self, door, "STORE_UNAVAILABLE",
-                             "the task store could not save the task; "
-                             "try again");
+        return s_unavailable (self, door, status);
     }
     //  Queued for the ventilator once the batch is committed (s_flush)
     ds_proto_t *queue = ds_proto_new (DS_PROTO_QUEUE);
@@ -264,9 +276,7 @@ s_store (gateway_t *self,
     ds_proto_set_priority (queue, ds_submission_priority (submission));
     zlistx_add_end (self->staged, queue);
     self->pending++;
-    *status = MHD_HTTP_ACCEPTED;
-    *task_id = id;
-    return json_pack ("{s:s, s:s}", "task_id", id, "status", "pending");
+    return s_accepted (id, status, task_id);
 }
 
 
@@ -948,10 +958,9 @@ s_flush (gateway_t *self)
         if (!committed && answer->task_id) {
             json_decref (answer->body);
             zstr_free (&answer->task_id);
-            answer->status = MHD_HTTP_SERVICE_UNAVAILABLE;
-            answer->body = s_error_json (
-                self, &self->front, "STORE_UNAVAILABLE",
-                "the task store could not save the task; try again");
+            answer->body = s_unavailable (
+                self, answer->request ? &self->http : &self->front,
+                &answer->status);
         }
         s_deliver (self, &answer);
     }

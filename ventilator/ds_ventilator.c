@@ -241,15 +241,25 @@ s_history (lease_t *lease, const char *format, ...)
 
 
 //  --------------------------------------------------------------------------
-//  Record a redelivery's attempt; a write, so outside the read transaction
+//  End the read transaction of a burst of dispatches, if one is open
 
 static void
-s_set_attempts (ventilator_t *self, const char *task_id, int attempts)
+s_end_read (ventilator_t *self)
 {
     if (self->reading) {
         ds_store_commit (self->store);
         self->reading = false;
     }
+}
+
+
+//  --------------------------------------------------------------------------
+//  Record a redelivery's attempt; a write, so outside the read transaction
+
+static void
+s_set_attempts (ventilator_t *self, const char *task_id, int attempts)
+{
+    s_end_read (self);
     ds_store_set_attempts (self->store, task_id, attempts);
 }
 
@@ -518,10 +528,7 @@ s_run (ventilator_t *self)
                  burst++)
                 if (!s_dispatch (self))
                     break;
-        if (self->reading) {
-            ds_store_commit (self->store);
-            self->reading = false;
-        }
+        s_end_read (self);
         if (zclock_mono () >= next_check) {
             s_check_leases (self);
             next_check = zclock_mono () + VENTILATOR_TICK_MS;
