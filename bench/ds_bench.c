@@ -59,16 +59,17 @@ typedef struct {
 //  The run
 
 typedef struct {
-    options_t *options;       //  what to do
-    char *body;               //  request body of one task
-    char *path;               //  /api/process_<type>
-    ds_proto_t *submit;       //  the same task as a SUBMIT (--via zmq)
-    zsock_t *dealer;          //  DEALER to the front door (--via zmq)
-    int64_t *sent_at;         //  mono us each SUBMIT was sent, by request
-    int pages;                //  OCR pages per task
-    CURLM *multi;             //  HTTP client
-    zsock_t *states;          //  SUB to the sink
-    zhashx_t *ids;            //  task id -> index into timings
+    options_t *options;          //  what to do
+    char *body;                  //  request body of one task
+    char *path;                  //  /api/process_<type>
+    ds_proto_t *submit;          //  the same task as a SUBMIT (--via zmq)
+    zsock_t *dealer;             //  DEALER to the front door (--via zmq)
+    int64_t *sent_at;            //  mono us each SUBMIT was sent, by request
+    int pages;                   //  OCR pages per task
+    CURLM *multi;                //  HTTP client
+    struct curl_slist *headers;  //  of every POST
+    zsock_t *states;             //  SUB to the sink
+    zhashx_t *ids;               //  task id -> index into timings
     zhashx_t *early;          //  task id -> end (mono us), ended before its 202
     timing_t *timings;        //  per task, warm-up included
     int total;                //  tasks to submit
@@ -338,9 +339,8 @@ s_accepted (run_t *run, const char *task_id, int64_t submitted)
 //  HTTP: one submission
 
 typedef struct {
-    zchunk_t *response;          //  the body
-    int64_t submitted;           //  mono us
-    struct curl_slist *headers;  //  Content-Type
+    zchunk_t *response;  //  the body
+    int64_t submitted;   //  mono us
 } request_t;
 
 static size_t
@@ -350,25 +350,47 @@ s_write (char *data, size_t size, size_t count, void *arg)
     return size * count;
 }
 
+//  The request headers of every POST: JSON, and no "Expect: 100-continue"
+//  round trip; caller frees with curl_slist_free_all
+
+static struct curl_slist *
+s_json_headers (void)
+{
+    struct curl_slist *headers =
+        curl_slist_append (NULL, "Content-Type: application/json");
+    return curl_slist_append (headers, "Expect:");
+}
+
+//  Add one POST to the multi handle: the same client for the pipeline and
+//  for the HTTP raw limit. data is handed to write and kept as private.
+
+static void
+s_post (CURLM *multi,
+        const char *url,
+        const char *body,
+        struct curl_slist *headers,
+        curl_write_callback write,
+        void *data)
+{
+    CURL *easy = curl_easy_init ();
+    curl_easy_setopt (easy, CURLOPT_URL, url);
+    curl_easy_setopt (easy, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt (easy, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt (easy, CURLOPT_WRITEFUNCTION, write);
+    curl_easy_setopt (easy, CURLOPT_WRITEDATA, data);
+    curl_easy_setopt (easy, CURLOPT_PRIVATE, data);
+    curl_easy_setopt (easy, CURLOPT_NOSIGNAL, 1L);
+    curl_multi_add_handle (multi, easy);
+}
+
 static void
 s_submit (run_t *run, const char *base_url)
 {
     request_t *request = (request_t *) zmalloc (sizeof (request_t));
     request->response = zchunk_new (NULL, 256);
     request->submitted = s_now_us ();
-    request->headers =
-        curl_slist_append (NULL, "Content-Type: application/json");
-    request->headers = curl_slist_append (request->headers, "Expect:");
     char *url = zsys_sprintf ("%s%s", base_url, run->path);
-    CURL *easy = curl_easy_init ();
-    curl_easy_setopt (easy, CURLOPT_URL, url);
-    curl_easy_setopt (easy, CURLOPT_POSTFIELDS, run->body);
-    curl_easy_setopt (easy, CURLOPT_HTTPHEADER, request->headers);
-    curl_easy_setopt (easy, CURLOPT_WRITEFUNCTION, s_write);
-    curl_easy_setopt (easy, CURLOPT_WRITEDATA, request);
-    curl_easy_setopt (easy, CURLOPT_PRIVATE, request);
-    curl_easy_setopt (easy, CURLOPT_NOSIGNAL, 1L);
-    curl_multi_add_handle (run->multi, easy);
+    s_post (run->multi, url, run->body, run->headers, s_write, request);
     zstr_free (&url);
     run->submitted++;
     run->inflight_http++;
@@ -407,7 +429,6 @@ s_collect (run_t *run)
         json_decref (json);
         curl_multi_remove_handle (run->multi, easy);
         curl_easy_cleanup (easy);
-        curl_slist_free_all (request->headers);
         zchunk_destroy (&request->response);
         free (request);
         run->inflight_http--;
@@ -798,22 +819,14 @@ s_limit_http (int concurrency)
                               (unsigned int) info->port);
     CURLM *multi = curl_multi_init ();
     curl_multi_setopt (multi, CURLMOPT_MAX_HOST_CONNECTIONS, 256L);
-    struct curl_slist *headers =
-        curl_slist_append (NULL, "Content-Type: application/json");
-    headers = curl_slist_append (headers, "Expect:");
+    struct curl_slist *headers = s_json_headers ();
     int64_t start = zclock_mono ();
     int inflight = 0, done = 0;
     bool stopping = false;
     while (inflight > 0 || !stopping) {
         stopping = zclock_mono () - start >= BENCH_LIMIT_MS;
         while (!stopping && inflight < concurrency) {
-            CURL *easy = curl_easy_init ();
-            curl_easy_setopt (easy, CURLOPT_URL, url);
-            curl_easy_setopt (easy, CURLOPT_POSTFIELDS, "{}");
-            curl_easy_setopt (easy, CURLOPT_HTTPHEADER, headers);
-            curl_easy_setopt (easy, CURLOPT_WRITEFUNCTION, s_discard);
-            curl_easy_setopt (easy, CURLOPT_NOSIGNAL, 1L);
-            curl_multi_add_handle (multi, easy);
+            s_post (multi, url, "{}", headers, s_discard, NULL);
             inflight++;
         }
         int running = 0;
@@ -1136,6 +1149,7 @@ s_pipeline (options_t *options)
     //  A SUB connects asynchronously: wait for one heartbeat-free hint,
     //  a STATE of a warm-up task, rather than sleeping
     run.multi = curl_multi_init ();
+    run.headers = s_json_headers ();
     curl_multi_setopt (run.multi, CURLMOPT_MAX_HOST_CONNECTIONS, 256L);
 
     //  The raw limit of the part that bounds the workload, same run
@@ -1333,6 +1347,7 @@ s_pipeline (options_t *options)
     free (latencies);
 
     curl_multi_cleanup (run.multi);
+    curl_slist_free_all (run.headers);
     zsock_destroy (&run.states);
     zsock_destroy (&run.dealer);
     ds_proto_destroy (&run.submit);
