@@ -33,12 +33,8 @@ main (void)
         zstr_free (&body);
     }
     for (int task_nbr = 0; task_nbr < TASKS; task_nbr++) {
-        json_t *status = th_wait_terminal (harness, task_ids [task_nbr], 60000);
-        TH_CHECK (status
-                      && streq (json_string_value (
-                                    json_object_get (status, "status")),
-                                "completed"),
-                  "task %d", task_nbr);
+        json_t *status =
+            th_wait_completed (harness, task_ids [task_nbr], 60000);
         json_t *code = json_object_get (
             json_object_get (
                 json_object_get (json_object_get (status, "result"), "fields"),

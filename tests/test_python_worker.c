@@ -36,12 +36,8 @@ main (void)
     for (int task_nbr = 0; task_nbr < TASKS; task_nbr++)
         task_ids [task_nbr] = s_submit (harness, task_nbr);
     for (int task_nbr = 0; task_nbr < TASKS; task_nbr++) {
-        json_t *status = th_wait_terminal (harness, task_ids [task_nbr], 30000);
-        TH_CHECK (status
-                      && streq (json_string_value (
-                                    json_object_get (status, "status")),
-                                "completed"),
-                  "task %d completed by the Python worker", task_nbr);
+        json_t *status =
+            th_wait_completed (harness, task_ids [task_nbr], 30000);
         TH_CHECK (streq (json_string_value (json_object_get (status, "worker")),
                          "python-1"),
                   "by python-1");
@@ -87,12 +83,7 @@ main (void)
     //  A C worker joins; the lease runs out and the task moves to it
     ds_launcher_t *launcher = th_harness_launcher (harness);
     TH_CHECK (ds_launcher_start_worker (launcher) == 0, "C worker started");
-    status = th_wait_terminal (harness, task_id, 30000);
-    TH_CHECK (
-        status
-            && streq (json_string_value (json_object_get (status, "status")),
-                      "completed"),
-        "redelivered task completed");
+    status = th_wait_completed (harness, task_id, 30000);
     TH_CHECK (json_integer_value (json_object_get (status, "attempts")) == 2,
               "on its second attempt");
     TH_CHECK (!strstr (json_string_value (json_object_get (status, "worker")),

@@ -288,6 +288,22 @@ th_wait_terminal (th_harness_t *self, const char *task_id, int64_t timeout_ms)
 
 
 //  --------------------------------------------------------------------------
+//  Wait for a task to complete
+
+json_t *
+th_wait_completed (th_harness_t *self, const char *task_id, int64_t timeout_ms)
+{
+    json_t *status = th_wait_terminal (self, task_id, timeout_ms);
+    const char *state =
+        status ? json_string_value (json_object_get (status, "status"))
+               : "still running";
+    TH_CHECK (streq (state, "completed"), "task %s completed: %s", task_id,
+              state);
+    return status;
+}
+
+
+//  --------------------------------------------------------------------------
 //  Fixtures
 
 char *

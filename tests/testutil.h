@@ -76,6 +76,11 @@ long th_http_multipart (const char *url,
 json_t *
 th_wait_terminal (th_harness_t *self, const char *task_id, int64_t timeout_ms);
 
+//  th_wait_terminal, and check the task ended completed (exits with its
+//  state if not); returns the status JSON, caller decrefs.
+json_t *
+th_wait_completed (th_harness_t *self, const char *task_id, int64_t timeout_ms);
+
 //  Read a fixture file (DS_FIXTURES/name) into a new chunk; exits on error.
 zchunk_t *th_fixture (const char *name);
 
