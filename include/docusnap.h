@@ -27,6 +27,7 @@
 #include <msgpack.h>
 #include <sqlite3.h>
 #include <jansson.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include <ctype.h>

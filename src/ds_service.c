@@ -12,6 +12,27 @@
 
 
 //  --------------------------------------------------------------------------
+//  The service actor, and what it needs after it returns
+
+typedef struct {
+    zactor_fn *actor;     //  the service's actor
+    ds_config_t *config;  //  its argument
+} service_actor_t;
+
+static void
+s_service_actor (zsock_t *pipe, void *args)
+{
+    service_actor_t *service = (service_actor_t *) args;
+    service->actor (pipe, service->config);
+    //  czmq's actor threads are detached: free this thread's OpenSSL state
+    //  (EVP digests, libcurl) before the actor reports it is done, not in
+    //  a thread-exit handler that races OPENSSL_cleanup at process exit
+    //  (ASan saw that double free once the gateway hashed in its actor)
+    OPENSSL_thread_stop ();
+}
+
+
+//  --------------------------------------------------------------------------
 //  Run a service
 
 int
@@ -46,7 +67,8 @@ ds_service_main (int argc,
     if (ds_config_bool (config, "verbose"))
         ds_config_log (config);
 
-    zactor_t *actor = zactor_new (actor_fn, config);
+    service_actor_t service = {actor_fn, config};
+    zactor_t *actor = zactor_new (s_service_actor, &service);
     assert (actor);
     int exit_code = 0;
     char *status = zstr_recv (actor);
