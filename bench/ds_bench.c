@@ -118,7 +118,8 @@ s_usage (void)
         "  --front ENDPOINT        the running gateway's front door (--via "
         "zmq)\n"
         "  --tasks N               measured tasks [200]\n"
-        "  --warmup N              tasks before measuring [20]\n"
+        "  --warmup N              tasks run to their end before measuring "
+        "[20]\n"
         "  --concurrency C         closed loop: C tasks outstanding [64]\n"
         "  --rate R                open loop: R tasks/s instead\n"
         "  --workload W            echo | ocr | llm-mock:MS | ocr+llm-mock:MS "
@@ -608,6 +609,7 @@ s_drive (run_t *run, const char *base_url)
     int64_t deadline = zclock_mono () + BENCH_TIMEOUT_MS;
     int64_t next_progress = 0;
     int64_t open_start = s_now_us ();
+    int64_t measure_start = 0;
     int64_t last_progress = zclock_mono ();
     int last_ended = 0;
     while (run->ended + run->refused < run->total) {
@@ -621,11 +623,20 @@ s_drive (run_t *run, const char *base_url)
             s_recheck (run, base_url);
             last_progress = zclock_mono ();
         }
-        //  Submit what the loop allows
+        //  Submit what the loop allows. Warm-up tasks run to their end
+        //  before the first measured one is sent, so that the measured
+        //  window does not start with the pipeline busy on warm-up work
+        bool warm = run->ended + run->refused >= options->warmup;
+        int cap = warm ? run->total : options->warmup;
+        if (warm && !measure_start)
+            measure_start = s_now_us ();
         if (options->rate > 0) {
-            int64_t due =
-                (int64_t) ((s_now_us () - open_start) / 1e6 * options->rate);
-            while (run->submitted < run->total && run->submitted < due
+            int64_t due = warm ? options->warmup
+                                     + (int64_t) ((s_now_us () - measure_start)
+                                                  / 1e6 * options->rate)
+                               : (int64_t) ((s_now_us () - open_start) / 1e6
+                                            * options->rate);
+            while (run->submitted < cap && run->submitted < due
                    && run->inflight_http < BENCH_HTTP_INFLIGHT)
                 if (run->dealer)
                     s_submit_zmq (run);
@@ -633,7 +644,7 @@ s_drive (run_t *run, const char *base_url)
                     s_submit (run, base_url);
         }
         else
-            while (run->submitted < run->total
+            while (run->submitted < cap
                    && run->submitted - run->ended - run->refused
                           < options->concurrency)
                 if (run->dealer)
