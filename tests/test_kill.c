@@ -21,8 +21,14 @@
 #define LLM_LATENCY "600"  //  ms per LLM call
 #define SETTLE_TIMEOUT_MS 300000
 
+#define MAX_EXTRA 20  //  tasks submitted to catch a worker busy
+
 static th_harness_t *s_harness;
 static sqlite3 *s_db;
+static char **s_task_ids;  //  per task number, the accepted task's id
+static int s_tasks;        //  tasks of the run (DS_KILL_TASKS)
+static int s_accepted;     //  tasks accepted, extra ones included
+static int s_extra;        //  extra tasks submitted
 
 //  One integer from a query
 static int64_t
@@ -88,7 +94,9 @@ s_worker_id (pid_t pid)
 }
 
 //  Wait until a task of the type is processing on the worker; returns how
-//  many tasks that worker holds then
+//  many tasks that worker holds then. When no task of the type is left to
+//  run (the others ran them all meanwhile), one more is submitted: the
+//  moment to kill must come however fast the pipeline is
 static int64_t
 s_await_busy (const char *worker, const char *type)
 {
@@ -97,9 +105,29 @@ s_await_busy (const char *worker, const char *type)
     char *sql = zsys_sprintf ("SELECT COUNT (*) FROM tasks WHERE status = "
                               "'processing' AND worker = '%s' AND type = '%s'",
                               id, type);
+    char *open_sql =
+        zsys_sprintf ("SELECT COUNT (*) FROM tasks WHERE status IN ('pending', "
+                      "'processing') AND type = '%s'",
+                      type);
     int64_t deadline = zclock_mono () + 60000;
-    while (s_query (sql) < 1 && zclock_mono () < deadline)
+    while (s_query (sql) < 1 && zclock_mono () < deadline) {
+        if (s_query (open_sql) == 0 && s_extra < MAX_EXTRA) {
+            //  Task numbers past the run's, of the type wanted
+            int base = (s_tasks + DOCUMENT_EVERY - 1) / DOCUMENT_EVERY
+                       * DOCUMENT_EVERY;
+            int task_nbr = base + s_extra * DOCUMENT_EVERY
+                           + (streq (type, "document") ? 0 : 1);
+            s_task_ids [task_nbr] = s_submit (task_nbr);
+            TH_CHECK (s_task_ids [task_nbr], "extra task %d accepted",
+                      task_nbr);
+            s_accepted++;
+            s_extra++;
+            printf ("test_kill: no %s task left to run, submitted one more\n",
+                    type);
+        }
         zclock_sleep (20);
+    }
+    zstr_free (&open_sql);
     TH_CHECK (s_query (sql) >= 1, "no %s task on %s", type, worker);
     zstr_free (&sql);
     sql = zsys_sprintf ("SELECT COUNT (*) FROM tasks WHERE status = "
@@ -148,7 +176,8 @@ main (void)
     pid_t mock_pid;
     char *mock = th_mock_start (mock_dir, 0, "", &mock_pid);
     char *llm_arg = zsys_sprintf ("worker:--llm-url=%s", mock);
-    char *max_queue = zsys_sprintf ("gateway:--max-queue=%d", tasks + 1);
+    char *max_queue =
+        zsys_sprintf ("gateway:--max-queue=%d", tasks + MAX_EXTRA + 1);
     const char *args [] = {llm_arg, max_queue, "worker:--llm-max-inflight=8",
                            "ventilator:--pickup-timeout=4000", NULL};
     s_harness = th_harness_new ("kill", 2, args);
@@ -156,13 +185,14 @@ main (void)
               "open db");
     sqlite3_busy_timeout (s_db, 10000);
 
-    char **task_ids = (char **) zmalloc (tasks * sizeof (char *));
-    int accepted = 0;
+    s_tasks = tasks;
+    int slots = tasks + (MAX_EXTRA + 1) * DOCUMENT_EVERY + 2;
+    s_task_ids = (char **) zmalloc (slots * sizeof (char *));
     int half = tasks / 2;
     for (int task_nbr = 0; task_nbr < half; task_nbr++)
-        if ((task_ids [task_nbr] = s_submit (task_nbr)))
-            accepted++;
-    TH_CHECK (accepted == half, "all of the first half accepted");
+        if ((s_task_ids [task_nbr] = s_submit (task_nbr)))
+            s_accepted++;
+    TH_CHECK (s_accepted == half, "all of the first half accepted");
 
     //  The kills, each when the pipeline has work of the right kind
     int64_t held_by_killed = s_await_busy ("worker-1", "form_filling");
@@ -175,8 +205,8 @@ main (void)
     s_kill ("sink");
     s_kill ("gateway");
     for (int task_nbr = half; task_nbr < tasks; task_nbr++)
-        if ((task_ids [task_nbr] = s_submit (task_nbr)))
-            accepted++;
+        if ((s_task_ids [task_nbr] = s_submit (task_nbr)))
+            s_accepted++;
 
     //  Everything settles
     int64_t deadline = zclock_mono () + SETTLE_TIMEOUT_MS;
@@ -199,17 +229,17 @@ main (void)
     printf ("test_kill: accepted=%d stored=%" PRId64 " completed=%" PRId64
             " error=%" PRId64 " open=%" PRId64 " redeliveries=%" PRId64
             " held-by-killed-workers=%" PRId64 "\n",
-            accepted, stored, completed, failed, open, redeliveries,
+            s_accepted, stored, completed, failed, open, redeliveries,
             held_by_killed);
-    TH_CHECK (stored == accepted, "every accepted task is stored");
+    TH_CHECK (stored == s_accepted, "every accepted task is stored");
     TH_CHECK (open == 0, "no task left pending or processing");
-    TH_CHECK (completed + failed == accepted,
+    TH_CHECK (completed + failed == s_accepted,
               "each task in exactly one terminal state");
     TH_CHECK (s_query ("SELECT COUNT (*) FROM tasks WHERE status = 'error' "
                        "AND error_code NOT IN ('WORKER_LOST', 'TIMEOUT')")
                   == 0,
               "errors are only lost workers or timeouts");
-    TH_CHECK (failed * 100 <= accepted, "at most 1%% in error");
+    TH_CHECK (failed * 100 <= s_accepted, "at most 1%% in error");
     TH_CHECK (redeliveries >= held_by_killed,
               "the tasks the killed workers held were redelivered");
     TH_CHECK (s_query ("SELECT MAX (attempts) FROM tasks") <= 3,
@@ -219,11 +249,11 @@ main (void)
     json_t *stats = th_mock_stats (mock);
     json_t *markers = json_object_get (stats, "markers");
     int executed_twice = 0;
-    for (int task_nbr = 0; task_nbr < tasks; task_nbr++) {
-        if (!task_ids [task_nbr])
+    for (int task_nbr = 0; task_nbr < slots; task_nbr++) {
+        if (!s_task_ids [task_nbr])
             continue;
         json_t *status =
-            th_wait_terminal (s_harness, task_ids [task_nbr], 1000);
+            th_wait_terminal (s_harness, s_task_ids [task_nbr], 1000);
         TH_CHECK (status, "task %d ended", task_nbr);
         if (streq (json_string_value (json_object_get (status, "status")),
                    "completed")) {
@@ -254,7 +284,7 @@ main (void)
             }
         }
         json_decref (status);
-        zstr_free (&task_ids [task_nbr]);
+        zstr_free (&s_task_ids [task_nbr]);
     }
     printf ("test_kill: %d tasks ran more than once (at-least-once), each "
             "recorded once\n",
@@ -264,7 +294,7 @@ main (void)
     sqlite3_close (s_db);
     th_harness_destroy (&s_harness);
     th_mock_stop (mock_pid);
-    free (task_ids);
+    free (s_task_ids);
     zstr_free (&llm_arg);
     zstr_free (&max_queue);
     zstr_free (&mock);

@@ -4,9 +4,10 @@
     @header
     The queue holds only task ids; a task's inputs are read from the store
     at the moment it is dispatched, so queue memory stays small whatever
-    the images weigh. The worker socket has a send high-water mark of one
-    message, and the loop polls it for POLLOUT only while the queue is not
-    empty: tasks wait here, in priority order, until a worker has room.
+    the images weigh. At most a window of tasks is sent but not started
+    (see s_window), and the loop polls the worker socket for POLLOUT only
+    while the queue is not empty and the window has room: tasks wait here,
+    in priority order, until workers start what they hold.
 
     Every dispatch takes a lease. The ventilator follows the sink's STATE
     stream: a STARTED or HEARTBEAT of the lease's attempt renews it, a
@@ -24,7 +25,11 @@
 
 #include "ds_ventilator_classes.h"
 
-#define VENTILATOR_SNDHWM 1
+//  The window, not the high-water mark, bounds the tasks in transit. A
+//  mark of one made every TASK a round trip between the loop and libzmq's
+//  I/O thread (it hands back write credit every (hwm + 1) / 2 messages):
+//  half of the echo rate. Sixteen lets a burst out in two round trips.
+#define VENTILATOR_SNDHWM 16
 #define VENTILATOR_RCVHWM 100000
 #define VENTILATOR_LEVELS (DS_PROTO_MAX_PRIORITY + 1)
 #define VENTILATOR_TICK_MS 100
@@ -681,6 +686,111 @@ ds_ventilator (zsock_t *pipe, void *args)
 //  Self test: recovery from the store, priority order, intake, garbage,
 //  and a lease that runs out is redelivered, then fails WORKER_LOST
 
+//  The window, not the socket's high-water mark, keeps tasks here: with a
+//  window of one, a worker that has not started its task gets no other,
+//  and an urgent task queued meanwhile overtakes the ones that wait
+
+static void
+s_test_window (const char *data_dir)
+{
+    zsock_t *publisher = zsock_new (ZMQ_PUB);
+    zsock_t *sink = zsock_new (ZMQ_PULL);
+    assert (zsock_bind (publisher, "tcp://127.0.0.1:*") > 0);
+    assert (zsock_bind (sink, "tcp://127.0.0.1:*") > 0);
+    ds_config_t *config =
+        ds_config_new ("ventilator", DS_ROLE_VENTILATOR, "test");
+    ds_config_set (config, "data-dir", data_dir);
+    char *window_db = zsys_sprintf ("%s/window.db", data_dir);
+    ds_config_set (config, "db", window_db);
+    zstr_free (&window_db);
+    ds_config_set (config, "queue-endpoint", "tcp://127.0.0.1:*");
+    ds_config_set (config, "dispatch-endpoint", "tcp://127.0.0.1:*");
+    ds_config_set (config, "publish-endpoint", zsock_endpoint (publisher));
+    ds_config_set (config, "events-endpoint", zsock_endpoint (sink));
+    ds_config_set (config, "dispatch-window", "1");
+    char *db_path = ds_service_db_path (config);
+    ds_store_t *store = ds_store_new (db_path);
+    assert (store);
+    zchunk_t *image = zchunk_new ("img", 3);
+    for (int task_nbr = 0; task_nbr < 5; task_nbr++) {
+        char task_id [16];
+        snprintf (task_id, sizeof (task_id), "bulk-%d", task_nbr);
+        assert (ds_store_insert_task (store, task_id, "document", 1, &image, 1,
+                                      NULL, NULL)
+                == 0);
+    }
+    zactor_t *ventilator = zactor_new (ds_ventilator, config);
+    char *status = zstr_recv (ventilator);
+    assert (status && streq (status, "READY"));
+    char *queue_line = zstr_recv (ventilator);
+    char *dispatch_line = zstr_recv (ventilator);
+    zsock_t *worker = zsock_new_pull (NULL);
+    zsock_set_rcvtimeo (worker, 5000);
+    assert (zsock_connect (worker, "%s", dispatch_line + 9) == 0);
+    ds_proto_t *task = ds_proto_new (0);
+    assert (ds_proto_recv (task, worker) == 0);
+    char *first = strdup (ds_proto_task_id (task));
+    assert (strncmp (first, "bulk-", 5) == 0);
+
+    //  An urgent task arrives; the window is full, so nothing more leaves
+    assert (ds_store_insert_task (store, "urgent", "document", 9, &image, 1,
+                                  NULL, NULL)
+            == 0);
+    zsock_t *gateway = zsock_new_push (NULL);
+    assert (zsock_connect (gateway, "%s", queue_line + 6) == 0);
+    ds_proto_t *queue = ds_proto_new (DS_PROTO_QUEUE);
+    ds_proto_set_task_id (queue, "urgent");
+    ds_proto_set_task_type (queue, "document");
+    ds_proto_set_priority (queue, 9);
+    assert (ds_proto_send (queue, gateway) == 0);
+    ds_proto_destroy (&queue);
+    uint64_t queued = 0, dispatched = 0, rejected = 0, redelivered = 0;
+    for (int tries = 0; queued < 5 && tries < 500; tries++) {
+        //  Until the ventilator has read the QUEUE
+        zstr_send (ventilator, "STATS");
+        assert (zsock_recv (ventilator, "8888", &queued, &dispatched, &rejected,
+                            &redelivered)
+                == 0);
+        if (queued < 5)
+            zclock_sleep (10);
+    }
+    assert (queued == 5 && dispatched == 1);
+    zsock_set_rcvtimeo (worker, 300);
+    assert (ds_proto_recv (task, worker) == -1);
+
+    //  The worker starts its task: the next one out is the urgent one
+    ds_proto_t *state = ds_proto_new (DS_PROTO_STATE);
+    ds_proto_set_task_id (state, first);
+    ds_proto_set_status (state, "processing");
+    ds_proto_set_attempt (state, 1);
+    ds_proto_set_worker (state, "w1");
+    zsock_set_rcvtimeo (worker, 100);
+    int rc = -1;
+    for (int tries = 0; rc && tries < 50; tries++) {  //  slow joiner
+        zstr_sendm (publisher, first);
+        ds_proto_send (state, publisher);
+        rc = ds_proto_recv (task, worker);
+    }
+    assert (rc == 0);
+    assert (streq (ds_proto_task_id (task), "urgent"));
+
+    ds_proto_destroy (&state);
+    ds_proto_destroy (&task);
+    zchunk_destroy (&image);
+    zstr_free (&first);
+    zactor_destroy (&ventilator);
+    zsock_destroy (&gateway);
+    zsock_destroy (&worker);
+    zsock_destroy (&publisher);
+    zsock_destroy (&sink);
+    zstr_free (&status);
+    zstr_free (&queue_line);
+    zstr_free (&dispatch_line);
+    ds_store_destroy (&store);
+    ds_config_destroy (&config);
+    zstr_free (&db_path);
+}
+
 void
 ds_ventilator_test (bool verbose)
 {
@@ -822,6 +932,7 @@ ds_ventilator_test (bool verbose)
     zstr_free (&dispatch_line);
     ds_store_destroy (&store);
     ds_config_destroy (&config);
+    s_test_window (data_dir);
     char *command = zsys_sprintf ("rm -rf '%s'", data_dir);
     assert (system (command) == 0);
     zstr_free (&command);

@@ -14,6 +14,7 @@
 #include "ds_worker_classes.h"
 
 #define WORKER_EVENTS_SNDHWM 10000
+#define WORKER_TASKS_RCVHWM 16
 #define WORKER_POLL_MS 1000
 #define WORKER_LLM_SOCKETS 1024   //  LLM connections polled, at most
 #define WORKER_RESEND_MS 2000     //  resend an unacknowledged result after
@@ -786,8 +787,9 @@ ds_worker (zsock_t *pipe, void *args)
     self.heartbeat_ms = ds_config_int (config, "heartbeat-interval");
     self.drain_ms = ds_config_int (config, "drain-timeout");
     self.echo = ds_config_bool (config, "enable-echo");
-    //  Hold one task in the socket at most: the rest wait in the ventilator
-    zsock_set_rcvhwm (self.tasks, 1);
+    //  The ventilator's window bounds what is in transit to the workers;
+    //  the mark only lets a burst of short tasks arrive in one go
+    zsock_set_rcvhwm (self.tasks, WORKER_TASKS_RCVHWM);
     zsock_set_maxmsgsize (self.tasks, DS_PROTO_MAX_FRAME);
     zsock_set_rcvtimeo (self.tasks, 0);
     zsock_set_sndhwm (self.events, WORKER_EVENTS_SNDHWM);
