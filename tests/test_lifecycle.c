@@ -157,11 +157,7 @@ main (void)
     zstr_free (&error);
     zstr_free (&path);
     const char *worker_log = ds_launcher_log (launcher, "worker-1");
-    int64_t deadline = zclock_mono () + 10000;
-    while (!th_file_contains (worker_log, "TASK-ENDED-ELSEWHERE")
-           && zclock_mono () < deadline)
-        zclock_sleep (50);
-    TH_CHECK (th_file_contains (worker_log, "TASK-ENDED-ELSEWHERE"),
+    TH_CHECK (th_wait_file_contains (worker_log, "TASK-ENDED-ELSEWHERE", 10000),
               "the worker abandoned the cancelled task");
 
     //  A task longer than task-timeout ends in error TIMEOUT

@@ -542,6 +542,18 @@ th_file_contains (const char *path, const char *text)
     return found;
 }
 
+bool
+th_wait_file_contains (const char *path, const char *text, int timeout_ms)
+{
+    int64_t deadline = zclock_mono () + timeout_ms;
+    while (!th_file_contains (path, text)) {
+        if (zclock_mono () >= deadline)
+            return false;
+        zclock_sleep (20);
+    }
+    return true;
+}
+
 
 //  --------------------------------------------------------------------------
 //  The example Python worker, joined to the harness's services

@@ -128,4 +128,8 @@ th_python_worker (th_harness_t *self, const char *name, const char **extra);
 //  True if the file contains text
 bool th_file_contains (const char *path, const char *text);
 
+//  True once the file contains text (a log line a service writes when it
+//  gets to it), false if it does not within timeout_ms
+bool th_wait_file_contains (const char *path, const char *text, int timeout_ms);
+
 #endif
