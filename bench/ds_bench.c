@@ -21,6 +21,7 @@
 #define BENCH_HTTP_INFLIGHT 256  //  open loop: HTTP requests at once
 #define BENCH_TIMEOUT_MS 600000  //  the whole run, at most
 #define BENCH_LIMIT_MS 3000      //  time given to each raw limit
+#define BENCH_POLL_MS 10         //  longest wait for answers or states
 #define BENCH_OCR_LIMIT_MS 6000  //  to tesseract's (a page takes ~0.2 s)
 #define BENCH_SQLITE_BATCH 512   //  as the sink's default batch-size
 #define BENCH_STALL_MS 1000      //  no task ended for this long: recheck
@@ -79,6 +80,8 @@ typedef struct {
     int refused;              //  submissions not accepted
     int inflight_http;        //  HTTP requests in flight
     int64_t start_us;         //  first measured submit
+    int64_t open_start;       //  when the drive began (open loop)
+    int64_t measure_start;    //  when the warm-up had ended
     ds_launcher_t *launcher;  //  our pipeline, or NULL
     long rss_early [BENCH_SERVICES];  //  KiB when a tenth of tasks ended
 } run_t;
@@ -333,6 +336,23 @@ s_accepted (run_t *run, const char *task_id, int64_t submitted)
         run->ended++;
         zhashx_delete (run->early, task_id);
     }
+}
+
+
+//  --------------------------------------------------------------------------
+//  Keep one connection per request in flight open between requests. The
+//  multi handle's connection cache defaults to four per easy handle added,
+//  and each request here is an easy handle of its own, removed when done:
+//  when few were in flight the cache shrank and closed connections, and
+//  runs fell into reconnecting (hello world at 8 000 or 30 000 requests/s,
+//  run to run)
+
+static void
+s_keep_alive (CURLM *multi, int concurrency)
+{
+    long connections = concurrency > 0 ? concurrency : 1;
+    curl_multi_setopt (multi, CURLMOPT_MAX_HOST_CONNECTIONS, connections);
+    curl_multi_setopt (multi, CURLMOPT_MAXCONNECTS, connections);
 }
 
 
@@ -600,16 +620,62 @@ s_recheck (run_t *run, const char *base_url)
 static long s_rss_of (pid_t pid);
 
 //  --------------------------------------------------------------------------
+//  How long the driver may wait for an answer or a state: an open loop
+//  must wake to submit on time
+
+static int
+s_poll_ms (run_t *run)
+{
+    return run->options->rate > 0 ? 1 : BENCH_POLL_MS;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Submit what the loop allows. Warm-up tasks run to their end before the
+//  first measured one is sent, so that the measured window does not start
+//  with the pipeline busy on warm-up work
+
+static void
+s_top_up (run_t *run, const char *base_url)
+{
+    const options_t *options = run->options;
+    bool warm = run->ended + run->refused >= options->warmup;
+    int cap = warm ? run->total : options->warmup;
+    if (warm && !run->measure_start)
+        run->measure_start = s_now_us ();
+    if (options->rate > 0) {
+        int64_t due = warm ? options->warmup
+                                 + (int64_t) ((s_now_us () - run->measure_start)
+                                              / 1e6 * options->rate)
+                           : (int64_t) ((s_now_us () - run->open_start) / 1e6
+                                        * options->rate);
+        while (run->submitted < cap && run->submitted < due
+               && run->inflight_http < BENCH_HTTP_INFLIGHT)
+            if (run->dealer)
+                s_submit_zmq (run);
+            else
+                s_submit (run, base_url);
+    }
+    else
+        while (run->submitted < cap
+               && run->submitted - run->ended - run->refused
+                      < options->concurrency)
+            if (run->dealer)
+                s_submit_zmq (run);
+            else
+                s_submit (run, base_url);
+}
+
+
+//  --------------------------------------------------------------------------
 //  Drive the load: returns 0 when every task ended, -1 on timeout
 
 static int
 s_drive (run_t *run, const char *base_url)
 {
-    const options_t *options = run->options;
     int64_t deadline = zclock_mono () + BENCH_TIMEOUT_MS;
     int64_t next_progress = 0;
-    int64_t open_start = s_now_us ();
-    int64_t measure_start = 0;
+    run->open_start = s_now_us ();
     int64_t last_progress = zclock_mono ();
     int last_ended = 0;
     while (run->ended + run->refused < run->total) {
@@ -623,49 +689,30 @@ s_drive (run_t *run, const char *base_url)
             s_recheck (run, base_url);
             last_progress = zclock_mono ();
         }
-        //  Submit what the loop allows. Warm-up tasks run to their end
-        //  before the first measured one is sent, so that the measured
-        //  window does not start with the pipeline busy on warm-up work
-        bool warm = run->ended + run->refused >= options->warmup;
-        int cap = warm ? run->total : options->warmup;
-        if (warm && !measure_start)
-            measure_start = s_now_us ();
-        if (options->rate > 0) {
-            int64_t due = warm ? options->warmup
-                                     + (int64_t) ((s_now_us () - measure_start)
-                                                  / 1e6 * options->rate)
-                               : (int64_t) ((s_now_us () - open_start) / 1e6
-                                            * options->rate);
-            while (run->submitted < cap && run->submitted < due
-                   && run->inflight_http < BENCH_HTTP_INFLIGHT)
-                if (run->dealer)
-                    s_submit_zmq (run);
-                else
-                    s_submit (run, base_url);
-        }
-        else
-            while (run->submitted < cap
-                   && run->submitted - run->ended - run->refused
-                          < options->concurrency)
-                if (run->dealer)
-                    s_submit_zmq (run);
-                else
-                    s_submit (run, base_url);
+        s_top_up (run, base_url);
         if (run->dealer) {
             s_collect_zmq (run);
             s_states (run);
+            s_top_up (run, base_url);
             zmq_pollitem_t items [] = {
                 {zsock_resolve (run->dealer), 0, ZMQ_POLLIN, 0},
                 {zsock_resolve (run->states), 0, ZMQ_POLLIN, 0}};
-            zmq_poll (items, 2, 1);
+            zmq_poll (items, 2, s_poll_ms (run));
         }
         else {
             int running = 0;
             curl_multi_perform (run->multi, &running);
             s_collect (run);
             s_states (run);
-            //  Wait on HTTP sockets, or briefly for states
-            curl_multi_poll (run->multi, NULL, 0, 1, NULL);
+            //  Freed slots are filled before waiting (a new request makes
+            //  curl return at once); the wait ends on an HTTP socket or
+            //  on the STATE socket (its ZMQ_FD, valid once s_states has
+            //  drained it)
+            s_top_up (run, base_url);
+            struct curl_waitfd states = {zsock_fd (run->states),
+                                         CURL_WAIT_POLLIN, 0};
+            if (!(zsock_events (run->states) & ZMQ_POLLIN))
+                curl_multi_poll (run->multi, &states, 1, s_poll_ms (run), NULL);
         }
         //  Memory once a tenth of the tasks ended, to compare with the end
         if (run->launcher && !run->rss_early [0]
@@ -829,7 +876,7 @@ s_limit_http (int concurrency)
     char *url = zsys_sprintf ("http://127.0.0.1:%u/api/process_echo",
                               (unsigned int) info->port);
     CURLM *multi = curl_multi_init ();
-    curl_multi_setopt (multi, CURLMOPT_MAX_HOST_CONNECTIONS, 256L);
+    s_keep_alive (multi, concurrency);
     struct curl_slist *headers = s_json_headers ();
     int64_t start = zclock_mono ();
     int inflight = 0, done = 0;
@@ -857,7 +904,13 @@ s_limit_http (int concurrency)
             curl_easy_cleanup (easy);
             inflight--;
         }
-        curl_multi_poll (multi, NULL, 0, 10, NULL);
+        //  Fill the freed slots before waiting: with every request
+        //  answered in one go, the wait would have nothing to wake it
+        while (!stopping && inflight < concurrency) {
+            s_post (multi, url, "{}", headers, s_discard, NULL);
+            inflight++;
+        }
+        curl_multi_poll (multi, NULL, 0, BENCH_POLL_MS, NULL);
     }
     double rate = done * 1000.0 / (zclock_mono () - start);
     curl_slist_free_all (headers);
@@ -1161,7 +1214,7 @@ s_pipeline (options_t *options)
     //  a STATE of a warm-up task, rather than sleeping
     run.multi = curl_multi_init ();
     run.headers = s_json_headers ();
-    curl_multi_setopt (run.multi, CURLMOPT_MAX_HOST_CONNECTIONS, 256L);
+    s_keep_alive (run.multi, options->concurrency);
 
     //  The raw limit of the part that bounds the workload, same run
     const char *limit_name;
