@@ -340,12 +340,9 @@ s_accepted (run_t *run, const char *task_id, int64_t submitted)
 
 
 //  --------------------------------------------------------------------------
-//  Keep one connection per request in flight open between requests. The
-//  multi handle's connection cache defaults to four per easy handle added,
-//  and each request here is an easy handle of its own, removed when done:
-//  when few were in flight the cache shrank and closed connections, and
-//  runs fell into reconnecting (hello world at 8 000 or 30 000 requests/s,
-//  run to run)
+//  Keep one connection per request in flight open between requests: the
+//  multi handle's connection cache is sized from the easy handles added,
+//  and each request here is an easy handle of its own, removed when done
 
 static void
 s_keep_alive (CURLM *multi, int concurrency)
