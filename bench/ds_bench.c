@@ -39,6 +39,7 @@ typedef struct {
     int tasks;             //  measured tasks
     int warmup;            //  tasks before measuring
     int concurrency;       //  closed loop: tasks outstanding
+    int connections;       //  HTTP: keep-alive connections, requests in flight
     double rate;           //  open loop: tasks per second, 0 = closed
     const char *workload;  //  echo, ocr, llm-mock:MS, ocr+llm-mock:MS
     int workers;           //  spawned workers
@@ -124,6 +125,10 @@ s_usage (void)
         "  --warmup N              tasks run to their end before measuring "
         "[20]\n"
         "  --concurrency C         closed loop: C tasks outstanding [64]\n"
+        "  --connections N         HTTP keep-alive connections, one request "
+        "each\n"
+        "                          at a time; also the raw limit's [min(C, "
+        "64)]\n"
         "  --rate R                open loop: R tasks/s instead\n"
         "  --workload W            echo | ocr | llm-mock:MS | ocr+llm-mock:MS "
         "[echo]\n"
@@ -190,6 +195,8 @@ s_options (options_t *options, int argc, char **argv)
             options->warmup = atoi (value);
         else if (streq (arg, "--concurrency"))
             options->concurrency = atoi (value);
+        else if (streq (arg, "--connections"))
+            options->connections = atoi (value);
         else if (streq (arg, "--rate"))
             options->rate = atof (value);
         else if (streq (arg, "--workload"))
@@ -216,8 +223,12 @@ s_options (options_t *options, int argc, char **argv)
         fprintf (stderr, "docusnap-bench: --via zmq needs --front\n");
         return -1;
     }
+    if (!options->connections)
+        options->connections =
+            options->concurrency < 64 ? options->concurrency : 64;
     if (options->tasks < 1 || options->concurrency < 1 || options->workers < 1
-        || options->warmup < 0 || options->rate < 0) {
+        || options->warmup < 0 || options->rate < 0
+        || options->connections < 1) {
         fprintf (stderr, "docusnap-bench: counts must be positive\n");
         return -1;
     }
@@ -656,7 +667,8 @@ s_top_up (run_t *run, const char *base_url)
     else
         while (run->submitted < cap
                && run->submitted - run->ended - run->refused
-                      < options->concurrency)
+                      < options->concurrency
+               && (run->dealer || run->inflight_http < options->connections))
             if (run->dealer)
                 s_submit_zmq (run);
             else
@@ -1211,7 +1223,7 @@ s_pipeline (options_t *options)
     //  a STATE of a warm-up task, rather than sleeping
     run.multi = curl_multi_init ();
     run.headers = s_json_headers ();
-    s_keep_alive (run.multi, options->concurrency);
+    s_keep_alive (run.multi, options->connections);
 
     //  The raw limit of the part that bounds the workload, same run
     const char *limit_name;
@@ -1222,7 +1234,7 @@ s_pipeline (options_t *options)
     if (streq (options->workload, "echo")) {
         sqlite_limit = s_limit_sqlite (options->spawn ? dir : "/tmp");
         if (!run.dealer)
-            http_limit = s_limit_http (options->concurrency);
+            http_limit = s_limit_http (options->connections);
         limit_name = run.dealer ? "sqlite_tasks_per_s" : "http_hello_per_s";
         limit = run.dealer ? sqlite_limit : http_limit;
     }
@@ -1318,6 +1330,12 @@ s_pipeline (options_t *options)
         "ratio_to_limit", limit > 0 ? work_per_s / limit : 0.0, "stages_ms_avg",
         "queue", queue_ms, "processing", process_ms, "ocr", ocr_ms, "llm",
         llm_ms, "sink_and_messages", other_ms);
+    json_object_set_new (
+        report, "concurrency",
+        json_integer (options->rate > 0 ? 0 : options->concurrency));
+    if (!run.dealer)
+        json_object_set_new (report, "connections",
+                             json_integer (options->connections));
     json_object_set_new (report, "steady_tasks_per_s",
                          json_real (steady_per_s));
     double steady_work = steady_per_s * (run.pages ? run.pages : 1);
@@ -1360,10 +1378,15 @@ s_pipeline (options_t *options)
         free (text);
     }
     else {
-        printf ("workload         %s via %s, %d worker%s, %s\n",
+        printf ("workload         %s via %s, %d worker%s, %s",
                 options->workload, options->via, options->workers,
                 options->workers == 1 ? "" : "s",
                 options->rate > 0 ? "open loop" : "closed loop");
+        if (options->rate <= 0)
+            printf (" (%d tasks outstanding)", options->concurrency);
+        if (!run.dealer)
+            printf (", %d HTTP connections", options->connections);
+        printf ("\n");
         printf ("tasks            %d measured (+%d warm-up), %d errors\n",
                 count, options->warmup, errors + run.refused);
         printf ("throughput       %.1f tasks/s (steady: %.1f, without the "
