@@ -44,6 +44,7 @@
 typedef struct {
     uint64_t accepted;  //  submissions answered 202
     uint64_t rejected;  //  requests answered with an error
+    uint64_t lost;      //  answers the client was not there to take
 } door_t;
 
 //  The gateway's state. One thread, the actor's, runs everything: the
@@ -874,6 +875,27 @@ s_front_submission (gateway_t *self, ds_proto_t *request)
 
 
 //  --------------------------------------------------------------------------
+//  Send a message without blocking; 0 if sent, else -1 (errno says why),
+//  the message destroyed either way
+
+static int
+s_send_nowait (zmsg_t **msg_p, zsock_t *socket)
+{
+    int rc = 0;
+    zframe_t *frame;
+    while (rc == 0 && (frame = zmsg_pop (*msg_p))) {
+        int more = zmsg_size (*msg_p) ? ZFRAME_MORE : 0;
+        rc = zframe_send (&frame, socket, more | ZFRAME_DONTWAIT);
+        zframe_destroy (&frame);
+    }
+    int error = errno;
+    zmsg_destroy (msg_p);
+    errno = error;
+    return rc;
+}
+
+
+//  --------------------------------------------------------------------------
 //  Deliver an answer and free it: a REPLY to a front door client, or the
 //  answer left in a suspended HTTP request, whose connection resumes
 
@@ -907,7 +929,21 @@ s_deliver (gateway_t *self, answer_t **answer_p)
             zmsg_append (msg, &answer->delimiter);
         zframe_t *encoded = ds_proto_encode (reply);
         zmsg_append (msg, &encoded);
-        zmsg_send (&msg, self->router);
+        //  ROUTER_MANDATORY, and never blocking: a reply to a client that
+        //  is gone, or has GATEWAY_SNDHWM replies unread, is logged and
+        //  counted, not dropped in silence and not waited for
+        if (s_send_nowait (&msg, self->router)) {
+            //  Logged at the 1st, 2nd, 4th, 8th... loss: a client that
+            //  never reads must not fill the log
+            uint64_t lost = ++self->front.lost;
+            if ((lost & (lost - 1)) == 0)
+                zsys_warning ("ds_gateway: REPLY-LOST request=%s status=%u "
+                              "reason=\"%s\" lost=%" PRIu64,
+                              answer->request_id, answer->status,
+                              errno == EHOSTUNREACH ? "client gone"
+                                                    : "client not reading",
+                              lost);
+        }
         ds_proto_destroy (&reply);
         zstr_free (&answer->request_id);
     }
@@ -1106,6 +1142,10 @@ ds_gateway (zsock_t *pipe, void *args)
     assert (self.router);
     zsock_set_maxmsgsize (self.router, DS_PROTO_MAX_FRAME);
     zsock_set_rcvtimeo (self.router, 0);
+    //  A burst of answers after a commit can pass the default mark of
+    //  1 000 for one busy client; past the mark an answer is lost (logged)
+    zsock_set_sndhwm (self.router, GATEWAY_SNDHWM);
+    zsock_set_router_mandatory (self.router, 1);
     self.answers = zlistx_new ();
     self.staged = zlistx_new ();
     ds_curve_t *curve = ds_service_curve (pipe, config, "ds_gateway");
@@ -1182,9 +1222,9 @@ ds_gateway (zsock_t *pipe, void *args)
         MHD_stop_daemon (self.daemon);
         zsys_info ("ds_gateway: STOPPED accepted=%" PRIu64 " rejected=%" PRIu64
                    " (http), accepted=%" PRIu64 " rejected=%" PRIu64
-                   " (front door)",
+                   " replies-lost=%" PRIu64 " (front door)",
                    self.http.accepted, self.http.rejected, self.front.accepted,
-                   self.front.rejected);
+                   self.front.rejected, self.front.lost);
     }
     zsock_destroy (&self.router);
     zlistx_destroy (&self.answers);
