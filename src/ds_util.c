@@ -51,22 +51,26 @@ char *
 ds_util_uuid (void)
 {
     unsigned char bytes [16];
-    //  The kernel's generator: no library state kept per thread
-    ssize_t got = getrandom (bytes, sizeof (bytes), 0);
-    assert (got == (ssize_t) sizeof (bytes));
+    //  OpenSSL's generator: seeded from the kernel, per thread and fork
+    //  safe, and no system call per id (getrandom was one per task)
+    int rc = RAND_bytes (bytes + 6, 10);
+    assert (rc == 1);
     uint64_t now = (uint64_t) ds_util_now_ms ();
     for (int byte_nbr = 0; byte_nbr < 6; byte_nbr++)
         bytes [byte_nbr] = (unsigned char) (now >> (40 - 8 * byte_nbr));
     bytes [6] = (unsigned char) (0x70 | (bytes [6] & 0x0F));  //  version 7
     bytes [8] = (unsigned char) (0x80 | (bytes [8] & 0x3F));  //  variant 10
+    static const char hex [] = "0123456789abcdef";
     char *text = (char *) malloc (UTIL_UUID_LENGTH + 1);
     assert (text);
-    snprintf (text, UTIL_UUID_LENGTH + 1,
-              "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-              "%02x%02x%02x%02x%02x%02x",
-              bytes [0], bytes [1], bytes [2], bytes [3], bytes [4], bytes [5],
-              bytes [6], bytes [7], bytes [8], bytes [9], bytes [10],
-              bytes [11], bytes [12], bytes [13], bytes [14], bytes [15]);
+    char *cursor = text;
+    for (int byte_nbr = 0; byte_nbr < 16; byte_nbr++) {
+        if (byte_nbr == 4 || byte_nbr == 6 || byte_nbr == 8 || byte_nbr == 10)
+            *cursor++ = '-';
+        *cursor++ = hex [bytes [byte_nbr] >> 4];
+        *cursor++ = hex [bytes [byte_nbr] & 0x0F];
+    }
+    *cursor = 0;
     return text;
 }
 
