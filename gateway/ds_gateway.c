@@ -38,6 +38,8 @@
 #define GATEWAY_PENDING_MS 100  //  how old the pending count may be
 #define GATEWAY_TICK_MS 1000    //  the loop wakes at least this often
 #define GATEWAY_HTTP_ROUNDS 4   //  daemon runs per round of the loop, at most
+#define GATEWAY_LOG_IDS 8       //  task ids per ACCEPTED line, at most
+#define GATEWAY_ID_SIZE 37      //  a task id (canonical UUID) and a comma
 
 //  What each door (HTTP, ZMQ front door) has done
 
@@ -953,6 +955,17 @@ s_deliver (gateway_t *self, answer_t **answer_p)
 
 
 //  --------------------------------------------------------------------------
+//  Log committed tasks: count of them, and their ids, comma-separated
+
+static void
+s_log_accepted (const char *ids, size_t count)
+{
+    if (count)
+        zsys_info ("ds_gateway: ACCEPTED tasks=%zu ids=%s", count, ids);
+}
+
+
+//  --------------------------------------------------------------------------
 //  Commit the batch, then queue its tasks and deliver its answers. If the
 //  commit fails nothing was stored: every acceptance becomes a 503.
 
@@ -970,13 +983,21 @@ s_flush (gateway_t *self)
             self->counted_at = 0;  //  recount
         }
     }
-    //  Committed: from here on the tasks are the pipeline's
+    //  Committed: from here on the tasks are the pipeline's. They are
+    //  logged GATEWAY_LOG_IDS to a line: every id is in the log, and a
+    //  burst of small tasks does not cost a write per task
+    char ids [GATEWAY_LOG_IDS * GATEWAY_ID_SIZE + 1] = "";
+    size_t logged = 0;
     ds_proto_t *queue;
     while ((queue = (ds_proto_t *) zlistx_detach (self->staged, NULL))) {
         if (committed) {
-            zsys_info ("ds_gateway: ACCEPTED task=%s type=%s priority=%d",
-                       ds_proto_task_id (queue), ds_proto_task_type (queue),
-                       ds_proto_priority (queue));
+            snprintf (ids + strlen (ids), GATEWAY_ID_SIZE + 1, "%s%.36s",
+                      logged ? "," : "", ds_proto_task_id (queue));
+            if (++logged == GATEWAY_LOG_IDS) {
+                s_log_accepted (ids, logged);
+                logged = 0;
+                ids [0] = 0;
+            }
             zframe_t *frame = ds_proto_encode (queue);
             if (zframe_send (&frame, self->queue, ZFRAME_DONTWAIT)) {
                 //  Stored but not announced: the ventilator finds it on
@@ -989,6 +1010,7 @@ s_flush (gateway_t *self)
         }
         ds_proto_destroy (&queue);
     }
+    s_log_accepted (ids, logged);
     answer_t *answer;
     while ((answer = (answer_t *) zlistx_detach (self->answers, NULL))) {
         if (!committed && answer->task_id) {
