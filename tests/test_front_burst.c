@@ -9,7 +9,8 @@
     100 000 at 1 024 outstanding). Here a client with small receive buffers
     sends BURST submissions and reads nothing until the gateway has stored
     them all, so that the answers wait in the gateway: every one must be
-    answered 202, and the gateway must log no lost reply.
+    answered 202, and the gateway must log no lost reply. Its log must
+    name every stored task in its ACCEPTED lines, once.
     =========================================================================
 */
 
@@ -64,7 +65,6 @@ main (void)
             zclock_sleep (50);
     }
     sqlite3_finalize (count);
-    sqlite3_close (db);
     TH_CHECK (stored == BURST, "%" PRId64 " of %d submissions stored", stored,
               BURST);
 
@@ -88,6 +88,45 @@ main (void)
     TH_CHECK (
         !th_file_contains (ds_launcher_log (launcher, "gateway"), "REPLY-LOST"),
         "the gateway lost no reply");
+
+    //  The gateway's log names every stored task once, in ACCEPTED lines
+    //  of at most eight ids that say how many they name (written before
+    //  their answers went out)
+    zhashx_t *logged = zhashx_new ();
+    FILE *log = fopen (ds_launcher_log (launcher, "gateway"), "r");
+    TH_CHECK (log, "open the gateway's log");
+    char line [2048];
+    while (fgets (line, sizeof (line), log)) {
+        char *accepted = strstr (line, "ACCEPTED tasks=");
+        if (!accepted)
+            continue;
+        int named = atoi (accepted + strlen ("ACCEPTED tasks="));
+        char *ids = strstr (accepted, " ids=");
+        TH_CHECK (ids && named >= 1 && named <= 8, "ACCEPTED line: %s", line);
+        int listed = 0;
+        for (char *id = strtok (ids + strlen (" ids="), ",\n"); id;
+             id = strtok (NULL, ",\n")) {
+            TH_CHECK (zhashx_insert (logged, id, "") == 0, "%s logged twice",
+                      id);
+            listed++;
+        }
+        TH_CHECK (listed == named, "%d ids in a line of %d: %s", listed, named,
+                  line);
+    }
+    fclose (log);
+    sqlite3_stmt *ids;
+    TH_CHECK (sqlite3_prepare_v2 (db, "SELECT id FROM tasks", -1, &ids, NULL)
+                  == SQLITE_OK,
+              "prepare");
+    while (sqlite3_step (ids) == SQLITE_ROW)
+        TH_CHECK (
+            zhashx_lookup (logged, (const char *) sqlite3_column_text (ids, 0)),
+            "task %s stored but not logged", sqlite3_column_text (ids, 0));
+    sqlite3_finalize (ids);
+    TH_CHECK (zhashx_size (logged) == BURST, "%zu tasks logged, %d stored",
+              zhashx_size (logged), BURST);
+    zhashx_destroy (&logged);
+    sqlite3_close (db);
     printf ("test_front_burst: %d requests sent before the first read, all "
             "answered\n",
             BURST);
