@@ -25,11 +25,12 @@
 
 #include "ds_ventilator_classes.h"
 
-//  The window, not the high-water mark, bounds the tasks in transit. A
-//  mark of one made every TASK a round trip between the loop and libzmq's
-//  I/O thread (it hands back write credit every (hwm + 1) / 2 messages):
-//  half of the echo rate. Sixteen lets a burst out in two round trips.
-#define VENTILATOR_SNDHWM 16
+//  The window, not the high-water mark, bounds the tasks in transit. The
+//  mark sets how often libzmq's I/O thread hands write credit back to this
+//  loop (every (hwm + 1) / 2 messages, a wake-up of each side): a mark of
+//  one made every TASK such a round trip, sixteen one per eight tasks. It
+//  is the size of a burst, so a whole burst leaves in one go.
+#define VENTILATOR_SNDHWM VENTILATOR_BURST
 #define VENTILATOR_RCVHWM 100000
 #define VENTILATOR_LEVELS (DS_PROTO_MAX_PRIORITY + 1)
 #define VENTILATOR_TICK_MS 100

@@ -14,7 +14,7 @@
 #include "ds_worker_classes.h"
 
 #define WORKER_EVENTS_SNDHWM 10000
-#define WORKER_TASKS_RCVHWM 16
+#define WORKER_TASKS_RCVHWM 256  //  the ventilator's send mark, its burst
 #define WORKER_POLL_MS 1000
 #define WORKER_LLM_SOCKETS 1024   //  LLM connections polled, at most
 #define WORKER_RESEND_MS 2000     //  resend an unacknowledged result after
