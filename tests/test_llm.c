@@ -71,12 +71,8 @@ main (void)
         "\"file_lib\": {\"documents\": [{\"id\": \"passport\", \"kv\": "
         "{\"Full Name\": \"Maria Lopez\"}}]}}");
 
-    json_t *status = th_wait_terminal (s_harness, document_id, TASK_TIMEOUT_MS);
-    TH_CHECK (
-        status
-            && streq (json_string_value (json_object_get (status, "status")),
-                      "completed"),
-        "document via LLM");
+    json_t *status =
+        th_wait_completed (s_harness, document_id, TASK_TIMEOUT_MS);
     json_t *result = json_object_get (status, "result");
     th_check_result ("document", result);
     TH_CHECK (streq (json_string_value (json_object_get (result, "extractor")),
@@ -100,12 +96,7 @@ main (void)
               "pages kept from OCR");
     json_decref (status);
 
-    status = th_wait_terminal (s_harness, form_id, TASK_TIMEOUT_MS);
-    TH_CHECK (
-        status
-            && streq (json_string_value (json_object_get (status, "status")),
-                      "completed"),
-        "form via LLM");
+    status = th_wait_completed (s_harness, form_id, TASK_TIMEOUT_MS);
     th_check_result ("form", json_object_get (status, "result"));
     char *dump = json_dumps (
         json_object_get (json_object_get (status, "result"), "fields"),
@@ -114,12 +105,7 @@ main (void)
     zstr_free (&dump);
     json_decref (status);
 
-    status = th_wait_terminal (s_harness, filling_id, TASK_TIMEOUT_MS);
-    TH_CHECK (
-        status
-            && streq (json_string_value (json_object_get (status, "status")),
-                      "completed"),
-        "form filling via LLM");
+    status = th_wait_completed (s_harness, filling_id, TASK_TIMEOUT_MS);
     result = json_object_get (status, "result");
     th_check_result ("form_filling", result);
     json_t *name =

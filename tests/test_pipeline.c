@@ -93,12 +93,7 @@ main (void)
         strdup (json_string_value (json_object_get (accepted, "task_id")));
     json_decref (accepted);
     zstr_free (&response);
-    status = th_wait_terminal (harness, task_id, TASK_TIMEOUT_MS);
-    TH_CHECK (
-        status
-            && streq (json_string_value (json_object_get (status, "status")),
-                      "completed"),
-        "form task");
+    status = th_wait_completed (harness, task_id, TASK_TIMEOUT_MS);
     th_check_result ("form", json_object_get (status, "result"));
     json_t *blanks =
         json_object_get (json_object_get (status, "result"), "fields");
