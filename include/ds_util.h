@@ -34,6 +34,9 @@ zchunk_t *ds_util_base64_decode (const char *text, size_t length, size_t limit);
 //  Encode bytes as base64 without line breaks; caller frees.
 char *ds_util_base64_encode (const void *data, size_t size);
 
+//  Bytes as lower-case hex digits into text [2 * size + 1]; returns text.
+char *ds_util_hex (const void *data, size_t size, char *text);
+
 //  SHA-256 of data as 64 lower-case hex digits into digest [65].
 void ds_util_sha256_hex (const void *data, size_t size, char *digest);
 

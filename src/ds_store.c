@@ -332,9 +332,8 @@ ds_store_insert_keyed (ds_store_t *self,
     unsigned int hash_size = 0;
     EVP_DigestFinal_ex (context, hash, &hash_size);
     EVP_MD_CTX_free (context);
-    char digest [65];
-    for (unsigned int byte_nbr = 0; byte_nbr < hash_size; byte_nbr++)
-        snprintf (digest + byte_nbr * 2, 3, "%02x", hash [byte_nbr]);
+    char digest [2 * EVP_MAX_MD_SIZE + 1];
+    ds_util_hex (hash, hash_size, digest);
 
     //  Its own transaction, or a savepoint in the caller's batch
     bool nested = !sqlite3_get_autocommit (self->db);

@@ -43,6 +43,23 @@ ds_util_iso_time (int64_t time_ms, char *buffer, size_t size)
 
 
 //  --------------------------------------------------------------------------
+//  Bytes as lower-case hex digits
+
+char *
+ds_util_hex (const void *data, size_t size, char *text)
+{
+    static const char digits [] = "0123456789abcdef";
+    const unsigned char *bytes = (const unsigned char *) data;
+    for (size_t byte_nbr = 0; byte_nbr < size; byte_nbr++) {
+        text [2 * byte_nbr] = digits [bytes [byte_nbr] >> 4];
+        text [2 * byte_nbr + 1] = digits [bytes [byte_nbr] & 0x0F];
+    }
+    text [2 * size] = 0;
+    return text;
+}
+
+
+//  --------------------------------------------------------------------------
 //  New UUID version 7 (RFC 9562): 48 bits of Unix time in ms, then 74
 //  random bits. Ids made later sort later, so new rows land at the end of
 //  the store's primary key index instead of at random places in it.
@@ -60,17 +77,19 @@ ds_util_uuid (void)
         bytes [byte_nbr] = (unsigned char) (now >> (40 - 8 * byte_nbr));
     bytes [6] = (unsigned char) (0x70 | (bytes [6] & 0x0F));  //  version 7
     bytes [8] = (unsigned char) (0x80 | (bytes [8] & 0x3F));  //  variant 10
-    static const char hex [] = "0123456789abcdef";
     char *text = (char *) malloc (UTIL_UUID_LENGTH + 1);
     assert (text);
+    //  8-4-4-4-12 hex digits: groups of 4, 2, 2, 2 and 6 bytes
+    static const size_t groups [] = {4, 2, 2, 2, 6};
     char *cursor = text;
-    for (int byte_nbr = 0; byte_nbr < 16; byte_nbr++) {
-        if (byte_nbr == 4 || byte_nbr == 6 || byte_nbr == 8 || byte_nbr == 10)
+    const unsigned char *group = bytes;
+    for (size_t group_nbr = 0; group_nbr < 5; group_nbr++) {
+        if (group_nbr)
             *cursor++ = '-';
-        *cursor++ = hex [bytes [byte_nbr] >> 4];
-        *cursor++ = hex [bytes [byte_nbr] & 0x0F];
+        ds_util_hex (group, groups [group_nbr], cursor);
+        cursor += 2 * groups [group_nbr];
+        group += groups [group_nbr];
     }
-    *cursor = 0;
     return text;
 }
 
@@ -179,8 +198,7 @@ ds_util_sha256_hex (const void *data, size_t size, char *digest)
     unsigned int hash_size = 0;
     int rc = EVP_Digest (data, size, hash, &hash_size, EVP_sha256 (), NULL);
     assert (rc == 1 && hash_size == 32);
-    for (unsigned int byte_nbr = 0; byte_nbr < hash_size; byte_nbr++)
-        snprintf (digest + byte_nbr * 2, 3, "%02x", hash [byte_nbr]);
+    ds_util_hex (hash, hash_size, digest);
 }
 
 
@@ -290,6 +308,10 @@ ds_util_test (bool verbose)
     char *encoded = ds_util_base64_encode ("hello world", 11);
     assert (streq (encoded, "aGVsbG8gd29ybGQ="));
     zstr_free (&encoded);
+
+    char digits [9];
+    assert (streq (ds_util_hex ("\x00\x0f\xa5\xff", 4, digits), "000fa5ff"));
+    assert (streq (ds_util_hex ("", 0, digits), ""));
 
     char digest [65];
     ds_util_sha256_hex ("abc", 3, digest);
