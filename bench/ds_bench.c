@@ -813,6 +813,13 @@ s_limit_sqlite (const char *dir)
     ds_proto_destroy (&event);
     ds_store_destroy (&gateway);
     ds_store_destroy (&sink);
+    //  Each measurement starts from an empty file, and none is left behind
+    const char *suffixes [] = {"", "-wal", "-shm", NULL};
+    for (const char **suffix = suffixes; *suffix; suffix++) {
+        char *file = zsys_sprintf ("%s%s", path, *suffix);
+        unlink (file);
+        zstr_free (&file);
+    }
     zstr_free (&path);
     return rate;
 }
@@ -1034,6 +1041,29 @@ s_limit_ocr (int threads)
 
 
 //  --------------------------------------------------------------------------
+//  The raw limits a workload is compared with, measured once
+
+typedef struct {
+    double sqlite;  //  tasks/s (echo)
+    double http;    //  hello-world requests/s (echo via HTTP)
+    double ocr;     //  tesseract pages/s (ocr workloads)
+} limits_t;
+
+static void
+s_measure_limits (run_t *run, const char *dir, int engines, limits_t *limits)
+{
+    options_t *options = run->options;
+    if (streq (options->workload, "echo")) {
+        limits->sqlite = s_limit_sqlite (dir);
+        if (!run->dealer)
+            limits->http = s_limit_http (options->connections);
+    }
+    else if (strncmp (options->workload, "ocr", 3) == 0)
+        limits->ocr = s_limit_ocr (engines);
+}
+
+
+//  --------------------------------------------------------------------------
 //  CPU seconds and peak RSS (KiB) of a process, from /proc
 
 static void
@@ -1225,33 +1255,41 @@ s_pipeline (options_t *options)
     run.headers = s_json_headers ();
     s_keep_alive (run.multi, options->connections);
 
-    //  The raw limit of the part that bounds the workload, same run
+    //  The raw limit of the part that bounds the workload, measured in the
+    //  same run just before the pipeline's and again just after it: this
+    //  machine's speed drifts within minutes, and the ratio is to the
+    //  mean of the two. echo is bounded by SQLite, and over HTTP also by
+    //  HTTP itself: both are measured, the one the target names is
+    //  the limit. The LLM's limit is computed, not measured.
+    int engines = ocr_threads * options->workers < cores
+                      ? ocr_threads * options->workers
+                      : (int) cores;
+    limits_t before = {0}, after = {0};
+    s_measure_limits (&run, options->spawn ? dir : "/tmp", engines, &before);
+    int rc = s_drive (&run, url);
+    int64_t end_us = s_now_us ();
+    s_measure_limits (&run, options->spawn ? dir : "/tmp", engines, &after);
+    double sqlite_limit = (before.sqlite + after.sqlite) / 2;
+    double http_limit = (before.http + after.http) / 2;
     const char *limit_name;
-    double limit;
-    //  echo is bounded by SQLite, and over HTTP also by HTTP itself: both
-    //  are measured, the one the target names is the limit
-    double sqlite_limit = 0, http_limit = 0;
+    double limit, limit_before = 0, limit_after = 0;
     if (streq (options->workload, "echo")) {
-        sqlite_limit = s_limit_sqlite (options->spawn ? dir : "/tmp");
-        if (!run.dealer)
-            http_limit = s_limit_http (options->connections);
         limit_name = run.dealer ? "sqlite_tasks_per_s" : "http_hello_per_s";
-        limit = run.dealer ? sqlite_limit : http_limit;
+        limit_before = run.dealer ? before.sqlite : before.http;
+        limit_after = run.dealer ? after.sqlite : after.http;
     }
     else if (strncmp (options->workload, "ocr", 3) == 0) {
         limit_name = "tesseract_pages_per_s";
-        limit = s_limit_ocr (ocr_threads * options->workers < cores
-                                 ? ocr_threads * options->workers
-                                 : (int) cores);
+        limit_before = before.ocr;
+        limit_after = after.ocr;
     }
-    else {
+    else
         limit_name = "llm_calls_per_s";
+    if (limit_before > 0)
+        limit = (limit_before + limit_after) / 2;
+    else
         limit = options->workers * options->llm_max_inflight * 1000.0
                 / (latency > 0 ? latency : 1);
-    }
-
-    int rc = s_drive (&run, url);
-    int64_t end_us = s_now_us ();
 
     //  Latency of measured tasks, and the measured window
     int64_t *latencies = (int64_t *) zmalloc (run.total * sizeof (int64_t));
@@ -1341,6 +1379,11 @@ s_pipeline (options_t *options)
     double steady_work = steady_per_s * (run.pages ? run.pages : 1);
     json_object_set_new (report, "steady_ratio_to_limit",
                          json_real (limit > 0 ? steady_work / limit : 0.0));
+    if (limit_before > 0) {
+        json_t *limit_json = json_object_get (report, "limit");
+        json_object_set_new (limit_json, "before", json_real (limit_before));
+        json_object_set_new (limit_json, "after", json_real (limit_after));
+    }
     if (sqlite_limit > 0 && http_limit > 0)
         json_object_set_new (
             report, "limits",
@@ -1405,6 +1448,10 @@ s_pipeline (options_t *options)
                 limit_name, limit, limit > 0 ? work_per_s / limit : 0.0,
                 limit > 0 ? steady_per_s * (run.pages ? run.pages : 1) / limit
                           : 0.0);
+        if (limit_before > 0)
+            printf ("                 the mean of %.1f before the run and "
+                    "%.1f after it\n",
+                    limit_before, limit_after);
         if (sqlite_limit > 0 && http_limit > 0)
             printf ("also             sqlite_tasks_per_s = %.1f  (ratio "
                     "%.2f)\n",
