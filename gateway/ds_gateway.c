@@ -987,16 +987,17 @@ s_flush (gateway_t *self)
     //  logged GATEWAY_LOG_IDS to a line: every id is in the log, and a
     //  burst of small tasks does not cost a write per task
     char ids [GATEWAY_LOG_IDS * GATEWAY_ID_SIZE + 1] = "";
+    char *cursor = ids;
     size_t logged = 0;
     ds_proto_t *queue;
     while ((queue = (ds_proto_t *) zlistx_detach (self->staged, NULL))) {
         if (committed) {
-            snprintf (ids + strlen (ids), GATEWAY_ID_SIZE + 1, "%s%.36s",
-                      logged ? "," : "", ds_proto_task_id (queue));
+            cursor += snprintf (cursor, GATEWAY_ID_SIZE + 1, "%s%.36s",
+                                logged ? "," : "", ds_proto_task_id (queue));
             if (++logged == GATEWAY_LOG_IDS) {
                 s_log_accepted (ids, logged);
                 logged = 0;
-                ids [0] = 0;
+                cursor = ids;
             }
             zframe_t *frame = ds_proto_encode (queue);
             if (zframe_send (&frame, self->queue, ZFRAME_DONTWAIT)) {

@@ -83,7 +83,8 @@ ds_util_uuid (void)
     static const size_t groups [] = {4, 2, 2, 2, 6};
     char *cursor = text;
     const unsigned char *group = bytes;
-    for (size_t group_nbr = 0; group_nbr < 5; group_nbr++) {
+    for (size_t group_nbr = 0; group_nbr < sizeof (groups) / sizeof (*groups);
+         group_nbr++) {
         if (group_nbr)
             *cursor++ = '-';
         ds_util_hex (group, groups [group_nbr], cursor);
