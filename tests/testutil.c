@@ -297,8 +297,13 @@ th_wait_completed (th_harness_t *self, const char *task_id, int64_t timeout_ms)
     const char *state =
         status ? json_string_value (json_object_get (status, "status"))
                : "still running";
-    TH_CHECK (streq (state, "completed"), "task %s completed: %s", task_id,
-              state);
+    //  On failure say why: the whole status names the error code and text
+    char *text = status && !streq (state, "completed")
+                     ? json_dumps (status, JSON_COMPACT)
+                     : NULL;
+    TH_CHECK (streq (state, "completed"), "task %s completed: %s %s", task_id,
+              state, text ? text : "");
+    free (text);
     return status;
 }
 
