@@ -10,6 +10,13 @@
 
 #include "ds_classes.h"
 
+//  A context option of libzmq 4.3 (zmq.h shows it only with the draft API)
+#ifndef ZMQ_ZERO_COPY_RECV
+#define DS_ZMQ_ZERO_COPY_RECV 10
+#else
+#define DS_ZMQ_ZERO_COPY_RECV ZMQ_ZERO_COPY_RECV
+#endif
+
 
 //  --------------------------------------------------------------------------
 //  The service actor, and what it needs after it returns
@@ -60,7 +67,17 @@ ds_service_main (int argc,
     if (!getenv ("TZ"))
         setenv ("TZ", ":/etc/localtime", 0);
     tzset ();
-    zsys_init ();
+    void *context = zsys_init ();
+    //  libzmq's receive path by default leaves small messages in the 8 KB
+    //  buffer each read filled, shared, so one message still queued keeps
+    //  the whole buffer: a backlog read in small pieces holds a buffer per
+    //  piece, and the sink's memory grew 10 to 14 % over a run with
+    //  bursts (docs/BENCHMARKS.md, "Memory"). Copied out,
+    //  each message holds only its own bytes; large messages (images)
+    //  are still read straight into their own buffer. A libzmq that does
+    //  not know the option refuses it, and keeps its default.
+    if (zmq_ctx_set (context, DS_ZMQ_ZERO_COPY_RECV, 0))
+        zsys_debug ("%s: ZMQ_ZERO_COPY_RECV not known to this libzmq", program);
     zsys_set_logident (program);
     //  zsys_init installed czmq's SIGINT/SIGTERM handler: it sets
     //  zsys_interrupted, and the poller below wakes up
