@@ -64,8 +64,8 @@ typedef struct {
     ds_store_t *store;                     //  task store
     ds_proto_t *message;                   //  reusable decoded message
     zlistx_t *levels [VENTILATOR_LEVELS];  //  task ids (char *) per priority
-    zhashx_t *queued;                      //  task ids in the queue, for dedupe
-    zhashx_t *leases;                      //  lease_t by task id
+    zhash_t *queued;                       //  task ids in the queue, for dedupe
+    zhash_t *leases;                       //  lease_t by task id, owned
     size_t size;                           //  ids in all levels
     int64_t lease_timeout;                 //  ms without a heartbeat
     int64_t pickup_timeout;                //  ms from dispatch to start
@@ -82,6 +82,8 @@ typedef struct {
     uint64_t dispatched;                   //  TASKs sent
     uint64_t redelivered;                  //  TASKs sent again
     uint64_t rejected;                     //  malformed frames
+    size_t queued_peak;                    //  most ids queued at once
+    size_t leases_peak;                    //  most leases held at once
 } ventilator_t;
 
 
@@ -123,7 +125,8 @@ static void
 s_forget (ventilator_t *self, lease_t *lease)
 {
     s_transit (self, lease, false);
-    zhashx_delete (self->leases, lease->task_id);
+    zhash_delete (self->leases, lease->task_id);
+    s_lease_destroy (&lease);
 }
 
 
@@ -155,9 +158,9 @@ s_window (ventilator_t *self)
 static void
 s_enqueue (ventilator_t *self, const char *task_id, int priority, bool front)
 {
-    if (zhashx_lookup (self->queued, task_id))
+    if (zhash_lookup (self->queued, task_id))
         return;
-    zhashx_insert (self->queued, task_id, (void *) "");
+    zhash_insert (self->queued, task_id, (void *) "");
     if (front)
         zlistx_add_start (self->levels [priority], (void *) task_id);
     else
@@ -175,7 +178,7 @@ s_dequeue (ventilator_t *self)
     for (int level = DS_PROTO_MAX_PRIORITY; level >= 0; level--)
         if (zlistx_size (self->levels [level])) {
             char *task_id = (char *) zlistx_detach (self->levels [level], NULL);
-            zhashx_delete (self->queued, task_id);
+            zhash_delete (self->queued, task_id);
             self->size--;
             return task_id;
         }
@@ -195,8 +198,7 @@ s_intake (ventilator_t *self)
             ds_proto_log_rejected (self->message, "ds_ventilator", msg);
             self->rejected++;
         }
-        else if (!zhashx_lookup (self->leases,
-                                 ds_proto_task_id (self->message)))
+        else if (!zhash_lookup (self->leases, ds_proto_task_id (self->message)))
             s_enqueue (self, ds_proto_task_id (self->message),
                        ds_proto_priority (self->message), false);
         zmsg_destroy (&msg);
@@ -284,7 +286,7 @@ s_dispatch (ventilator_t *self)
     if (!self->reading)
         self->reading = ds_store_begin_read (self->store) == 0;
     ds_proto_t *task = ds_store_load_task (self->store, task_id);
-    lease_t *lease = (lease_t *) zhashx_lookup (self->leases, task_id);
+    lease_t *lease = (lease_t *) zhash_lookup (self->leases, task_id);
     if (!task) {
         zsys_info ("ds_ventilator: SKIPPED task=%s (ended or gone)", task_id);
         if (lease)
@@ -301,7 +303,7 @@ s_dispatch (ventilator_t *self)
         assert (lease);
         lease->task_id = strdup (task_id);
         lease->first_dispatch = zclock_mono ();
-        zhashx_insert (self->leases, task_id, lease);
+        zhash_insert (self->leases, task_id, lease);
     }
     lease->priority = ds_proto_priority (task);
     if (attempt > self->max_attempts) {
@@ -360,7 +362,7 @@ s_state (ventilator_t *self)
     while ((msg = zmsg_recv (self->states))) {  //  rcvtimeo is 0
         if (ds_proto_decode_msg (self->message, msg, DS_PROTO_STATE) == 0) {
             const char *status = ds_proto_status (self->message);
-            lease_t *lease = (lease_t *) zhashx_lookup (
+            lease_t *lease = (lease_t *) zhash_lookup (
                 self->leases, ds_proto_task_id (self->message));
             const char *worker = ds_proto_worker (self->message);
             if (streq (status, "processing") && *worker)
@@ -413,13 +415,13 @@ s_check_leases (ventilator_t *self)
     self->start_rate = self->start_rate * 0.7 + rate * 0.3;
     self->starts = 0;
     zlistx_t *expired = zlistx_new ();
-    lease_t *lease = (lease_t *) zhashx_first (self->leases);
+    lease_t *lease = (lease_t *) zhash_first (self->leases);
     while (lease) {
         if (lease->deadline && now >= lease->deadline)
             zlistx_add_end (expired, lease);
         else if (now - lease->first_dispatch > self->task_timeout)
             zlistx_add_end (expired, lease);
-        lease = (lease_t *) zhashx_next (self->leases);
+        lease = (lease_t *) zhash_next (self->leases);
     }
     //  Act after the walk: acting changes the table
     for (lease = (lease_t *) zlistx_first (expired); lease;
@@ -477,7 +479,7 @@ s_command (ventilator_t *self)
         zsock_send (self->pipe, "8888", (uint64_t) self->size, self->dispatched,
                     self->rejected, self->redelivered);
     else if (streq (command, "LEASES"))
-        zsock_send (self->pipe, "8", (uint64_t) zhashx_size (self->leases));
+        zsock_send (self->pipe, "8", (uint64_t) zhash_size (self->leases));
     else
         zsys_warning ("ds_ventilator: BAD-COMMAND command=%s", command);
     zstr_free (&command);
@@ -537,6 +539,10 @@ s_run (ventilator_t *self)
                 if (!s_dispatch (self))
                     break;
         s_end_read (self);
+        if (self->size > self->queued_peak)
+            self->queued_peak = self->size;
+        if (zhash_size (self->leases) > self->leases_peak)
+            self->leases_peak = zhash_size (self->leases);
         if (zclock_mono () >= next_check) {
             s_check_leases (self);
             next_check = zclock_mono () + VENTILATOR_TICK_MS;
@@ -572,7 +578,7 @@ s_recover (ventilator_t *self)
         lease->started = true;
         lease->worker = strdup (ds_proto_worker (task));
         lease->deadline = zclock_mono () + self->lease_timeout;
-        zhashx_insert (self->leases, lease->task_id, lease);
+        zhash_insert (self->leases, lease->task_id, lease);
         task = (ds_proto_t *) zlistx_next (processing);
     }
     zlistx_destroy (&processing);
@@ -604,10 +610,13 @@ ds_ventilator (zsock_t *pipe, void *args)
         zlistx_set_destructor (self.levels [level],
                                (zlistx_destructor_fn *) zstr_free);
     }
-    self.queued = zhashx_new ();
-    self.leases = zhashx_new ();
-    zhashx_set_destructor (self.leases,
-                           (zhashx_destructor_fn *) s_lease_destroy);
+    //  zhash, not zhashx: zhashx doubles its table whenever a lookup walks
+    //  a chain longer than its limit, and lookups of new task ids did so
+    //  by chance often enough to take the lease table from a few thousand
+    //  buckets to 262 144 (2 MB) for a thousand leases, at a random point
+    //  in a run; zhash grows by load alone
+    self.queued = zhash_new ();
+    self.leases = zhash_new ();
     self.message = ds_proto_new (0);
     self.intake = zsock_new (ZMQ_PULL);
     self.dispatch = zsock_new (ZMQ_PUSH);
@@ -654,15 +663,17 @@ ds_ventilator (zsock_t *pipe, void *args)
         zsys_info ("ds_ventilator: STARTED db=%s %s %s recovered-pending=%zu "
                    "recovered-leases=%zu",
                    db_path, queue_line, dispatch_line, self.size,
-                   zhashx_size (self.leases));
+                   zhash_size (self.leases));
         zstr_free (&queue_line);
         zstr_free (&dispatch_line);
         s_run (&self);
         zsys_info ("ds_ventilator: STOPPED dispatched=%" PRIu64
                    " redelivered=%" PRIu64
-                   " queued=%zu leases=%zu rejected=%" PRIu64,
+                   " queued=%zu leases=%zu rejected=%" PRIu64
+                   " queued-peak=%zu leases-peak=%zu",
                    self.dispatched, self.redelivered, self.size,
-                   zhashx_size (self.leases), self.rejected);
+                   zhash_size (self.leases), self.rejected, self.queued_peak,
+                   self.leases_peak);
     }
     //  Queued ids are still pending in the store: nothing is lost
     zsock_set_linger (self.dispatch, 0);
@@ -673,8 +684,13 @@ ds_ventilator (zsock_t *pipe, void *args)
     zsock_destroy (&self.events);
     ds_curve_destroy (&curve);
     ds_proto_destroy (&self.message);
-    zhashx_destroy (&self.queued);
-    zhashx_destroy (&self.leases);
+    zhash_destroy (&self.queued);
+    lease_t *lease = (lease_t *) zhash_first (self.leases);
+    while (lease) {
+        s_lease_destroy (&lease);
+        lease = (lease_t *) zhash_next (self.leases);
+    }
+    zhash_destroy (&self.leases);
     zhashx_destroy (&self.workers);
     for (int level = 0; level < VENTILATOR_LEVELS; level++)
         zlistx_destroy (&self.levels [level]);
