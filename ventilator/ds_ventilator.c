@@ -705,6 +705,116 @@ ds_ventilator (zsock_t *pipe, void *args)
 //  Self test: recovery from the store, priority order, intake, garbage,
 //  and a lease that runs out is redelivered, then fails WORKER_LOST
 
+//  What a self test runs the ventilator against: the test plays the sink
+//  (a PUB for STATE, a PULL for EVENT), a gateway and a worker
+
+typedef struct {
+    zsock_t *publisher;   //  the sink's STATE stream
+    zsock_t *sink;        //  the sink's EVENT intake
+    zsock_t *gateway;     //  PUSH to the queue socket, once connected
+    zsock_t *worker;      //  PULL from the dispatch socket, once connected
+    ds_config_t *config;  //  the ventilator's
+    char *db_path;        //  its database
+    ds_store_t *store;    //  the test's own connection to it
+    zactor_t *ventilator;
+    char *queue_line;     //  "queue=ENDPOINT", from READY
+    char *dispatch_line;  //  "dispatch=ENDPOINT", from READY
+} rig_t;
+
+//  Sockets, configuration and store; the ventilator starts in s_rig_start,
+//  so that a test can put tasks in the store first. db is a file name in
+//  data_dir, or NULL for the default
+
+static rig_t *
+s_rig_new (const char *data_dir, const char *db)
+{
+    rig_t *self = (rig_t *) zmalloc (sizeof (rig_t));
+    assert (self);
+    self->publisher = zsock_new (ZMQ_PUB);
+    self->sink = zsock_new (ZMQ_PULL);
+    assert (zsock_bind (self->publisher, "tcp://127.0.0.1:*") > 0);
+    assert (zsock_bind (self->sink, "tcp://127.0.0.1:*") > 0);
+    zsock_set_rcvtimeo (self->sink, 5000);
+    self->config = ds_config_new ("ventilator", DS_ROLE_VENTILATOR, "test");
+    ds_config_set (self->config, "data-dir", data_dir);
+    if (db) {
+        char *path = zsys_sprintf ("%s/%s", data_dir, db);
+        ds_config_set (self->config, "db", path);
+        zstr_free (&path);
+    }
+    ds_config_set (self->config, "queue-endpoint", "tcp://127.0.0.1:*");
+    ds_config_set (self->config, "dispatch-endpoint", "tcp://127.0.0.1:*");
+    ds_config_set (self->config, "publish-endpoint",
+                   zsock_endpoint (self->publisher));
+    ds_config_set (self->config, "events-endpoint",
+                   zsock_endpoint (self->sink));
+    self->db_path = ds_service_db_path (self->config);
+    self->store = ds_store_new (self->db_path);
+    assert (self->store);
+    return self;
+}
+
+static void
+s_rig_start (rig_t *self)
+{
+    self->ventilator = zactor_new (ds_ventilator, self->config);
+    char *status = zstr_recv (self->ventilator);
+    assert (status && streq (status, "READY"));
+    zstr_free (&status);
+    self->queue_line = zstr_recv (self->ventilator);
+    self->dispatch_line = zstr_recv (self->ventilator);
+    assert (strncmp (self->queue_line, "queue=", 6) == 0);
+    assert (strncmp (self->dispatch_line, "dispatch=", 9) == 0);
+}
+
+//  Connect the worker (each receive waits up to 5 s) and the gateway
+
+static void
+s_rig_connect_worker (rig_t *self)
+{
+    self->worker = zsock_new_pull (NULL);
+    zsock_set_rcvtimeo (self->worker, 5000);
+    assert (zsock_connect (self->worker, "%s", self->dispatch_line + 9) == 0);
+}
+
+static void
+s_rig_connect_gateway (rig_t *self)
+{
+    self->gateway = zsock_new_push (NULL);
+    assert (zsock_connect (self->gateway, "%s", self->queue_line + 6) == 0);
+}
+
+//  The gateway queues a task
+
+static void
+s_rig_queue (rig_t *self, const char *task_id, int priority)
+{
+    ds_proto_t *queue = ds_proto_new (DS_PROTO_QUEUE);
+    ds_proto_set_task_id (queue, task_id);
+    ds_proto_set_task_type (queue, "document");
+    ds_proto_set_priority (queue, priority);
+    assert (ds_proto_send (queue, self->gateway) == 0);
+    ds_proto_destroy (&queue);
+}
+
+static void
+s_rig_destroy (rig_t **self_p)
+{
+    rig_t *self = *self_p;
+    zactor_destroy (&self->ventilator);
+    zsock_destroy (&self->gateway);
+    zsock_destroy (&self->worker);
+    zsock_destroy (&self->publisher);
+    zsock_destroy (&self->sink);
+    zstr_free (&self->queue_line);
+    zstr_free (&self->dispatch_line);
+    ds_store_destroy (&self->store);
+    ds_config_destroy (&self->config);
+    zstr_free (&self->db_path);
+    free (self);
+    *self_p = NULL;
+}
+
 //  The window, not the socket's high-water mark, keeps tasks here: with a
 //  window of one, a worker that has not started its task gets no other,
 //  and an urgent task queued meanwhile overtakes the ones that wait
@@ -712,24 +822,9 @@ ds_ventilator (zsock_t *pipe, void *args)
 static void
 s_test_window (const char *data_dir)
 {
-    zsock_t *publisher = zsock_new (ZMQ_PUB);
-    zsock_t *sink = zsock_new (ZMQ_PULL);
-    assert (zsock_bind (publisher, "tcp://127.0.0.1:*") > 0);
-    assert (zsock_bind (sink, "tcp://127.0.0.1:*") > 0);
-    ds_config_t *config =
-        ds_config_new ("ventilator", DS_ROLE_VENTILATOR, "test");
-    ds_config_set (config, "data-dir", data_dir);
-    char *window_db = zsys_sprintf ("%s/window.db", data_dir);
-    ds_config_set (config, "db", window_db);
-    zstr_free (&window_db);
-    ds_config_set (config, "queue-endpoint", "tcp://127.0.0.1:*");
-    ds_config_set (config, "dispatch-endpoint", "tcp://127.0.0.1:*");
-    ds_config_set (config, "publish-endpoint", zsock_endpoint (publisher));
-    ds_config_set (config, "events-endpoint", zsock_endpoint (sink));
-    ds_config_set (config, "dispatch-window", "1");
-    char *db_path = ds_service_db_path (config);
-    ds_store_t *store = ds_store_new (db_path);
-    assert (store);
+    rig_t *rig = s_rig_new (data_dir, "window.db");
+    ds_config_set (rig->config, "dispatch-window", "1");
+    ds_store_t *store = rig->store;
     zchunk_t *image = zchunk_new ("img", 3);
     for (int task_nbr = 0; task_nbr < 5; task_nbr++) {
         char task_id [16];
@@ -738,14 +833,10 @@ s_test_window (const char *data_dir)
                                       NULL, NULL)
                 == 0);
     }
-    zactor_t *ventilator = zactor_new (ds_ventilator, config);
-    char *status = zstr_recv (ventilator);
-    assert (status && streq (status, "READY"));
-    char *queue_line = zstr_recv (ventilator);
-    char *dispatch_line = zstr_recv (ventilator);
-    zsock_t *worker = zsock_new_pull (NULL);
-    zsock_set_rcvtimeo (worker, 5000);
-    assert (zsock_connect (worker, "%s", dispatch_line + 9) == 0);
+    s_rig_start (rig);
+    s_rig_connect_worker (rig);
+    zactor_t *ventilator = rig->ventilator;
+    zsock_t *worker = rig->worker;
     ds_proto_t *task = ds_proto_new (0);
     assert (ds_proto_recv (task, worker) == 0);
     char *first = strdup (ds_proto_task_id (task));
@@ -755,14 +846,8 @@ s_test_window (const char *data_dir)
     assert (ds_store_insert_task (store, "urgent", "document", 9, &image, 1,
                                   NULL, NULL)
             == 0);
-    zsock_t *gateway = zsock_new_push (NULL);
-    assert (zsock_connect (gateway, "%s", queue_line + 6) == 0);
-    ds_proto_t *queue = ds_proto_new (DS_PROTO_QUEUE);
-    ds_proto_set_task_id (queue, "urgent");
-    ds_proto_set_task_type (queue, "document");
-    ds_proto_set_priority (queue, 9);
-    assert (ds_proto_send (queue, gateway) == 0);
-    ds_proto_destroy (&queue);
+    s_rig_connect_gateway (rig);
+    s_rig_queue (rig, "urgent", 9);
     uint64_t queued = 0, dispatched = 0, rejected = 0, redelivered = 0;
     for (int tries = 0; queued < 5 && tries < 500; tries++) {
         //  Until the ventilator has read the QUEUE
@@ -786,8 +871,8 @@ s_test_window (const char *data_dir)
     zsock_set_rcvtimeo (worker, 100);
     int rc = -1;
     for (int tries = 0; rc && tries < 50; tries++) {  //  slow joiner
-        zstr_sendm (publisher, first);
-        ds_proto_send (state, publisher);
+        zstr_sendm (rig->publisher, first);
+        ds_proto_send (state, rig->publisher);
         rc = ds_proto_recv (task, worker);
     }
     assert (rc == 0);
@@ -797,17 +882,7 @@ s_test_window (const char *data_dir)
     ds_proto_destroy (&task);
     zchunk_destroy (&image);
     zstr_free (&first);
-    zactor_destroy (&ventilator);
-    zsock_destroy (&gateway);
-    zsock_destroy (&worker);
-    zsock_destroy (&publisher);
-    zsock_destroy (&sink);
-    zstr_free (&status);
-    zstr_free (&queue_line);
-    zstr_free (&dispatch_line);
-    ds_store_destroy (&store);
-    ds_config_destroy (&config);
-    zstr_free (&db_path);
+    s_rig_destroy (&rig);
 }
 
 void
@@ -820,26 +895,12 @@ ds_ventilator_test (bool verbose)
     //  @selftest
     char *data_dir =
         zsys_sprintf ("/tmp/ds_ventilator_test.%d", (int) getpid ());
-    //  The test plays the sink: a PUB for STATE, a PULL for EVENT
-    zsock_t *publisher = zsock_new (ZMQ_PUB);
-    zsock_t *sink = zsock_new (ZMQ_PULL);
-    assert (zsock_bind (publisher, "tcp://127.0.0.1:*") > 0);
-    assert (zsock_bind (sink, "tcp://127.0.0.1:*") > 0);
-    zsock_set_rcvtimeo (sink, 5000);
-    ds_config_t *config =
-        ds_config_new ("ventilator", DS_ROLE_VENTILATOR, "test");
-    ds_config_set (config, "data-dir", data_dir);
-    ds_config_set (config, "queue-endpoint", "tcp://127.0.0.1:*");
-    ds_config_set (config, "dispatch-endpoint", "tcp://127.0.0.1:*");
-    ds_config_set (config, "publish-endpoint", zsock_endpoint (publisher));
-    ds_config_set (config, "events-endpoint", zsock_endpoint (sink));
+    rig_t *rig = s_rig_new (data_dir, NULL);
     //  Long enough for a STATE to arrive on a slow (sanitized, loaded) run
-    ds_config_set (config, "pickup-timeout", "1000");
-    ds_config_set (config, "max-attempts", "2");
-    ds_config_set (config, "dispatch-window", "10");
-    char *db_path = ds_service_db_path (config);
-    ds_store_t *store = ds_store_new (db_path);
-    assert (store);
+    ds_config_set (rig->config, "pickup-timeout", "1000");
+    ds_config_set (rig->config, "max-attempts", "2");
+    ds_config_set (rig->config, "dispatch-window", "10");
+    ds_store_t *store = rig->store;
     //  Three tasks already pending, as after a restart
     zchunk_t *image = zchunk_new ("img", 3);
     assert (ds_store_insert_task (store, "low", "document", 1, &image, 1, NULL,
@@ -853,13 +914,8 @@ ds_ventilator_test (bool verbose)
             == 0);
     zchunk_destroy (&image);
 
-    zactor_t *ventilator = zactor_new (ds_ventilator, config);
-    char *status = zstr_recv (ventilator);
-    assert (status && streq (status, "READY"));
-    char *queue_line = zstr_recv (ventilator);
-    char *dispatch_line = zstr_recv (ventilator);
-    assert (strncmp (queue_line, "queue=", 6) == 0);
-    assert (strncmp (dispatch_line, "dispatch=", 9) == 0);
+    s_rig_start (rig);
+    zactor_t *ventilator = rig->ventilator;
     uint64_t queued = 0, dispatched = 0, rejected = 0, redelivered = 0;
     zstr_send (ventilator, "STATS");
     assert (zsock_recv (ventilator, "8888", &queued, &dispatched, &rejected,
@@ -868,9 +924,8 @@ ds_ventilator_test (bool verbose)
     assert (queued == 3 && dispatched == 0);
 
     //  A worker connects and receives the tasks most urgent first
-    zsock_t *worker = zsock_new_pull (NULL);
-    zsock_set_rcvtimeo (worker, 5000);
-    assert (zsock_connect (worker, "%s", dispatch_line + 9) == 0);
+    s_rig_connect_worker (rig);
+    zsock_t *worker = rig->worker;
     ds_proto_t *task = ds_proto_new (0);
     const char *expected [] = {"urgent", "normal", "low"};
     for (int task_nbr = 0; task_nbr < 3; task_nbr++) {
@@ -889,8 +944,8 @@ ds_ventilator_test (bool verbose)
     ds_proto_set_attempt (state, 1);
     uint64_t leases = 3;
     for (int tries = 0; leases == 3 && tries < 500; tries++) {
-        zstr_sendm (publisher, "urgent");
-        ds_proto_send (state, publisher);
+        zstr_sendm (rig->publisher, "urgent");
+        ds_proto_send (state, rig->publisher);
         zclock_sleep (10);
         zstr_send (ventilator, "LEASES");
         assert (zsock_recv (ventilator, "8", &leases) == 0);
@@ -899,20 +954,14 @@ ds_ventilator_test (bool verbose)
     ds_proto_destroy (&state);
 
     //  A gateway queues one more; garbage is counted and skipped
-    zsock_t *gateway = zsock_new_push (NULL);
-    assert (zsock_connect (gateway, "%s", queue_line + 6) == 0);
-    zstr_send (gateway, "not msgpack");
+    s_rig_connect_gateway (rig);
+    zstr_send (rig->gateway, "not msgpack");
     image = zchunk_new ("img", 3);
     assert (ds_store_insert_task (store, "late", "document", 2, &image, 1, NULL,
                                   NULL)
             == 0);
     zchunk_destroy (&image);
-    ds_proto_t *queue = ds_proto_new (DS_PROTO_QUEUE);
-    ds_proto_set_task_id (queue, "late");
-    ds_proto_set_task_type (queue, "document");
-    ds_proto_set_priority (queue, 2);
-    assert (ds_proto_send (queue, gateway) == 0);
-    ds_proto_destroy (&queue);
+    s_rig_queue (rig, "late", 2);
     assert (ds_proto_recv (task, worker) == 0);
     assert (streq (ds_proto_task_id (task), "late"));
 
@@ -930,7 +979,7 @@ ds_ventilator_test (bool verbose)
     //  ... then ends in error WORKER_LOST, through the sink, with history
     ds_proto_t *event = ds_proto_new (0);
     for (int task_nbr = 0; task_nbr < 3; task_nbr++) {
-        assert (ds_proto_recv (event, sink) == 0);
+        assert (ds_proto_recv (event, rig->sink) == 0);
         assert (ds_proto_event (event) == DS_EVENT_FAILED);
         assert (streq (ds_proto_error_code (event), "WORKER_LOST"));
         assert (strstr (ds_proto_error_text (event),
@@ -950,21 +999,11 @@ ds_ventilator_test (bool verbose)
     zstr_free (&state_text);
 
     ds_proto_destroy (&task);
-    zactor_destroy (&ventilator);
-    zsock_destroy (&gateway);
-    zsock_destroy (&worker);
-    zsock_destroy (&publisher);
-    zsock_destroy (&sink);
-    zstr_free (&status);
-    zstr_free (&queue_line);
-    zstr_free (&dispatch_line);
-    ds_store_destroy (&store);
-    ds_config_destroy (&config);
+    s_rig_destroy (&rig);
     s_test_window (data_dir);
     char *command = zsys_sprintf ("rm -rf '%s'", data_dir);
     assert (system (command) == 0);
     zstr_free (&command);
-    zstr_free (&db_path);
     zstr_free (&data_dir);
     //  @end
     printf ("OK\n");
