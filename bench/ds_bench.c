@@ -814,12 +814,7 @@ s_limit_sqlite (const char *dir)
     ds_store_destroy (&gateway);
     ds_store_destroy (&sink);
     //  Each measurement starts from an empty file, and none is left behind
-    const char *suffixes [] = {"", "-wal", "-shm", NULL};
-    for (const char **suffix = suffixes; *suffix; suffix++) {
-        char *file = zsys_sprintf ("%s%s", path, *suffix);
-        unlink (file);
-        zstr_free (&file);
-    }
+    ds_store_remove (path);
     zstr_free (&path);
     return rate;
 }

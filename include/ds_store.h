@@ -26,6 +26,10 @@ ds_store_t *ds_store_new (const char *path);
 //  Close the database
 void ds_store_destroy (ds_store_t **self_p);
 
+//  Delete a database file with its WAL and shared-memory files, once no
+//  store has it open.
+void ds_store_remove (const char *path);
+
 //  Commits of this connection survive a power cut (synchronous=FULL, an
 //  fsync per commit), or only a process crash (NORMAL, the default in WAL
 //  mode). The gateway's is durable: its commit is the 202 promise.

@@ -230,6 +230,21 @@ ds_store_destroy (ds_store_t **self_p)
 
 
 //  --------------------------------------------------------------------------
+//  Delete a database and the files SQLite keeps beside it in WAL mode
+
+void
+ds_store_remove (const char *path)
+{
+    const char *suffixes [] = {"", "-wal", "-shm", NULL};
+    for (const char **suffix = suffixes; *suffix; suffix++) {
+        char *file = zsys_sprintf ("%s%s", path, *suffix);
+        zsys_file_delete (file);
+        zstr_free (&file);
+    }
+}
+
+
+//  --------------------------------------------------------------------------
 //  Commit durably (fsync at every commit) or not
 
 int
@@ -931,13 +946,11 @@ ds_store_test (bool verbose)
     sqlite3_close (db);
     assert (ds_store_new (path) == NULL);
 
+    ds_store_remove (path);
+    assert (!zsys_file_exists (path));
     char *wal = zsys_sprintf ("%s-wal", path);
-    char *shm = zsys_sprintf ("%s-shm", path);
-    zsys_file_delete (path);
-    zsys_file_delete (wal);
-    zsys_file_delete (shm);
+    assert (!zsys_file_exists (wal));
     zstr_free (&wal);
-    zstr_free (&shm);
     zstr_free (&path);
     //  @end
     printf ("OK\n");
