@@ -40,7 +40,10 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     json_t *file_lib = json_pack ("{s:[{s:s, s:s}]}", "documents", "id", "d1",
                                   "text", "Name: Ada");
     assert (pages && form && file_lib);
-    ds_input_t input = {pages, "Invoice 42", form, file_lib, NULL};
+    ds_input_t input = {.pages = pages,
+                        .text = "Invoice 42",
+                        .form = form,
+                        .file_lib = file_lib};
     const char *types [] = {"document", "form", "form_filling"};
     for (int type_nbr = 0; type_nbr < 3; type_nbr++) {
         const ds_strategy_t *strategy = ds_strategy_find (types [type_nbr]);
