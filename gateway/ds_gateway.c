@@ -1245,9 +1245,10 @@ ds_gateway (zsock_t *pipe, void *args)
         MHD_stop_daemon (self.daemon);
         zsys_info ("ds_gateway: STOPPED accepted=%" PRIu64 " rejected=%" PRIu64
                    " (http), accepted=%" PRIu64 " rejected=%" PRIu64
-                   " replies-lost=%" PRIu64 " (front door)",
+                   " replies-lost=%" PRIu64 " (front door) lock-waits=%" PRIu64,
                    self.http.accepted, self.http.rejected, self.front.accepted,
-                   self.front.rejected, self.front.lost);
+                   self.front.rejected, self.front.lost,
+                   ds_store_busy_waits (self.store));
     }
     zsock_destroy (&self.router);
     zlistx_destroy (&self.answers);

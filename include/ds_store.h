@@ -35,6 +35,14 @@ void ds_store_remove (const char *path);
 //  mode). The gateway's is durable: its commit is the 202 promise.
 int ds_store_set_durable (ds_store_t *self, bool durable);
 
+//  Milliseconds to wait for another connection's lock (a write batch of
+//  another service) before a statement fails as busy; 10 000 by default.
+//  The wait is in pauses of 10 to 200 microseconds.
+void ds_store_set_busy_timeout (ds_store_t *self, int msecs);
+
+//  Pauses this connection made so far waiting for another's lock
+uint64_t ds_store_busy_waits (ds_store_t *self);
+
 //  Last SQLite error message of this connection
 const char *ds_store_error (ds_store_t *self);
 

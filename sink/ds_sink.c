@@ -257,10 +257,11 @@ ds_sink (zsock_t *pipe, void *args)
         s_sink_drain (&self);
         zsys_info ("ds_sink: STOPPED applied=%" PRIu64 " dropped=%" PRIu64
                    " rejected=%" PRIu64 " sqlite-memory=%" PRId64
-                   " sqlite-memory-peak=%" PRId64,
+                   " sqlite-memory-peak=%" PRId64 " lock-waits=%" PRIu64,
                    self.applied, self.dropped, self.rejected,
                    (int64_t) sqlite3_memory_used (),
-                   (int64_t) sqlite3_memory_highwater (0));
+                   (int64_t) sqlite3_memory_highwater (0),
+                   ds_store_busy_waits (self.store));
         ds_proto_destroy (&self.event);
     }
     zsock_destroy (&self.events);
