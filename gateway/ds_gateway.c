@@ -8,7 +8,9 @@
     sockets to the ventilator and the sink. A valid HTTP submission
     suspends its connection and joins the batch, as does each SUBMIT on
     the front door; after each round of the loop the batch is inserted in
-    one transaction (one fsync), and only after the commit are the tasks
+    one transaction (one fsync; the write lock, which the sink's batches
+    wait for, is taken only then, not while requests are read and
+    checked), and only after the commit are the tasks
     queued for the ventilator and the answers given: a REPLY on the front
     door, or the answer left in the request and its connection resumed.
 
@@ -62,8 +64,8 @@ typedef struct {
     door_t http;                //  what HTTP did
     door_t front;               //  what the front door did
     zlistx_t *answers;          //  answer_t owed when the batch commits
-    zlistx_t *staged;           //  QUEUE messages to send when it commits
-    bool batch_open;            //  a store transaction is open
+    zlistx_t *staged;           //  staged_t to write in the batch
+    zlistx_t *announce;         //  QUEUE messages to send once committed
     bool stopping;              //  answer new submissions 503, do not wait
     size_t resumed;             //  HTTP connections resumed by the flush
     int64_t pending;            //  pending tasks, last counted plus accepted
@@ -108,6 +110,15 @@ typedef struct {
     json_t *body;         //  the answer
     char *task_id;        //  the task accepted, or NULL
 } answer_t;
+
+//  A submission accepted into the batch, written when the batch is: the
+//  write lock is taken only to write, not while requests are read
+
+typedef struct {
+    ds_submission_t *submission;  //  the checked submission
+    char *key;                    //  its scoped idempotency key, or NULL
+    answer_t *answer;             //  its answer (task id and 202), owed
+} staged_t;
 
 
 //  --------------------------------------------------------------------------
@@ -221,86 +232,113 @@ s_unavailable (gateway_t *self, door_t *door, unsigned int *status)
 
 
 //  --------------------------------------------------------------------------
-//  Store and queue a checked submission under its scoped idempotency key
-//  (or NULL); as s_submit
+//  Stage a checked submission (taken) under its scoped idempotency key
+//  (taken, or NULL) for the batch; as s_submit
 
-static json_t *
-s_store (gateway_t *self,
+static void
+s_stage (gateway_t *self,
          door_t *door,
-         ds_submission_t *submission,
-         const char *key,
-         unsigned int *status,
-         char **task_id)
+         ds_submission_t **submission_p,
+         char **key_p,
+         answer_t *answer)
 {
     char message [128];
-    char *existing = key ? ds_store_task_by_key (self->store, key) : NULL;
+    char *existing = *key_p ? ds_store_task_by_key (self->store, *key_p) : NULL;
     if (existing) {
         zsys_info ("ds_gateway: REPLAYED task=%s (idempotency key)", existing);
-        return s_accepted (existing, status, task_id);
+        answer->body = s_accepted (existing, &answer->status, &answer->task_id);
+        return;
     }
     //  Backpressure: past the queue bound, store nothing
     if (s_queue_full (self, message, sizeof (message))) {
-        *status = MHD_HTTP_SERVICE_UNAVAILABLE;
-        return s_error_json (self, door, "QUEUE_FULL", message);
+        answer->status = MHD_HTTP_SERVICE_UNAVAILABLE;
+        answer->body = s_error_json (self, door, "QUEUE_FULL", message);
+        return;
     }
-    //  Into the open batch: committed, with the others, by s_flush
-    if (!self->batch_open) {
-        if (ds_store_begin (self->store)) {
-            zsys_error ("ds_gateway: STORE-FAIL begin error=%s",
-                        ds_store_error (self->store));
-            return s_unavailable (self, door, status);
-        }
-        self->batch_open = true;
-    }
-    char *id = ds_util_uuid ();
-    if (ds_store_insert_keyed (self->store, id,
-                               ds_submission_task_type (submission),
-                               ds_submission_priority (submission),
-                               ds_submission_images (submission),
-                               ds_submission_image_count (submission),
-                               ds_submission_form (submission),
-                               ds_submission_file_lib (submission), key)) {
-        //  The key was taken after all (by another gateway on the same
-        //  store, say): its task
-        existing = key ? ds_store_task_by_key (self->store, key) : NULL;
-        if (existing) {
-            zstr_free (&id);
-            return s_accepted (existing, status, task_id);
-        }
-        zsys_error ("ds_gateway: STORE-FAIL error=%s",
-                    ds_store_error (self->store));
-        zstr_free (&id);
-        return s_unavailable (self, door, status);
-    }
-    //  Queued for the ventilator once the batch is committed (s_flush)
-    ds_proto_t *queue = ds_proto_new (DS_PROTO_QUEUE);
-    ds_proto_set_task_id (queue, id);
-    ds_proto_set_task_type (queue, ds_submission_task_type (submission));
-    ds_proto_set_priority (queue, ds_submission_priority (submission));
-    zlistx_add_end (self->staged, queue);
+    //  Answered 202 if the batch is written and committed (s_flush)
+    answer->body =
+        s_accepted (ds_util_uuid (), &answer->status, &answer->task_id);
+    staged_t *staged = (staged_t *) zmalloc (sizeof (staged_t));
+    assert (staged);
+    staged->submission = *submission_p;
+    *submission_p = NULL;
+    staged->key = *key_p;
+    *key_p = NULL;
+    staged->answer = answer;
+    zlistx_add_end (self->staged, staged);
     self->pending++;
-    return s_accepted (id, status, task_id);
 }
 
 
 //  --------------------------------------------------------------------------
-//  Take a submission in: check it, store it, queue it. Returns the answer
-//  body and sets *status (202 when accepted; *task_id then set, caller
-//  frees). The same for HTTP and the front door.
+//  Write one staged task in the open batch, and its QUEUE for after the
+//  commit; if its key was taken meanwhile (in this batch, or by another
+//  gateway on the same store), answer with that task; if it cannot be
+//  written, 503
 
-static json_t *
+static void
+s_write_staged (gateway_t *self, staged_t *staged, bool begun)
+{
+    answer_t *answer = staged->answer;
+    ds_submission_t *submission = staged->submission;
+    if (begun
+        && ds_store_insert_keyed (self->store, answer->task_id,
+                                  ds_submission_task_type (submission),
+                                  ds_submission_priority (submission),
+                                  ds_submission_images (submission),
+                                  ds_submission_image_count (submission),
+                                  ds_submission_form (submission),
+                                  ds_submission_file_lib (submission),
+                                  staged->key)
+               == 0) {
+        ds_proto_t *queue = ds_proto_new (DS_PROTO_QUEUE);
+        ds_proto_set_task_id (queue, answer->task_id);
+        ds_proto_set_task_type (queue, ds_submission_task_type (submission));
+        ds_proto_set_priority (queue, ds_submission_priority (submission));
+        zlistx_add_end (self->announce, queue);
+        return;
+    }
+    door_t *door = answer->request ? &self->http : &self->front;
+    char *existing = begun && staged->key
+                         ? ds_store_task_by_key (self->store, staged->key)
+                         : NULL;
+    json_decref (answer->body);
+    zstr_free (&answer->task_id);
+    if (existing) {
+        zsys_info ("ds_gateway: REPLAYED task=%s (idempotency key, stored "
+                   "meanwhile)",
+                   existing);
+        answer->body = s_accepted (existing, &answer->status, &answer->task_id);
+    }
+    else {
+        if (begun)
+            zsys_error ("ds_gateway: STORE-FAIL error=%s",
+                        ds_store_error (self->store));
+        answer->body = s_unavailable (self, door, &answer->status);
+    }
+}
+
+
+//  --------------------------------------------------------------------------
+//  Take a submission in: check it, stage it for the batch. Fills the
+//  answer: 202 with its task id when accepted (the batch may still turn
+//  it into a 503), else an error. The same for HTTP and the front door;
+//  a staged submission is taken (*submission_p set to NULL).
+
+static void
 s_submit (gateway_t *self,
           door_t *door,
-          ds_submission_t *submission,
+          ds_submission_t **submission_p,
           const char *client,
-          unsigned int *status,
-          char **task_id)
+          answer_t *answer)
 {
-    *task_id = NULL;
+    ds_submission_t *submission = *submission_p;
     if (ds_submission_check (submission)) {
-        *status = (unsigned int) ds_submission_status (submission);
-        return s_error_json (self, door, ds_submission_code (submission),
-                             ds_submission_message (submission));
+        answer->status = (unsigned int) ds_submission_status (submission);
+        answer->body =
+            s_error_json (self, door, ds_submission_code (submission),
+                          ds_submission_message (submission));
+        return;
     }
     //  The same idempotency key again from the same client: the task it
     //  made, stored nothing new. Keys are scoped by the client's CURVE key
@@ -310,9 +348,8 @@ s_submit (gateway_t *self,
         key = client ? zsys_sprintf ("curve:%s/%s", client,
                                      ds_submission_idempotency_key (submission))
                      : strdup (ds_submission_idempotency_key (submission));
-    json_t *body = s_store (self, door, submission, key, status, task_id);
+    s_stage (self, door, submission_p, &key, answer);
     zstr_free (&key);
-    return body;
 }
 
 
@@ -973,13 +1010,24 @@ static void
 s_flush (gateway_t *self)
 {
     bool committed = true;
-    if (self->batch_open) {
-        self->batch_open = false;
-        if (ds_store_commit (self->store)) {
+    if (zlistx_size (self->staged)) {
+        bool begun = ds_store_begin (self->store) == 0;
+        if (!begun)
+            zsys_error ("ds_gateway: STORE-FAIL begin error=%s tasks=%zu",
+                        ds_store_error (self->store),
+                        zlistx_size (self->staged));
+        staged_t *staged;
+        while ((staged = (staged_t *) zlistx_detach (self->staged, NULL))) {
+            s_write_staged (self, staged, begun);
+            ds_submission_destroy (&staged->submission);
+            zstr_free (&staged->key);
+            free (staged);
+        }
+        if (begun && ds_store_commit (self->store)) {
             committed = false;
             zsys_error ("ds_gateway: STORE-FAIL commit error=%s tasks=%zu",
                         ds_store_error (self->store),
-                        zlistx_size (self->staged));
+                        zlistx_size (self->announce));
             self->counted_at = 0;  //  recount
         }
     }
@@ -990,7 +1038,7 @@ s_flush (gateway_t *self)
     char *cursor = ids;
     size_t logged = 0;
     ds_proto_t *queue;
-    while ((queue = (ds_proto_t *) zlistx_detach (self->staged, NULL))) {
+    while ((queue = (ds_proto_t *) zlistx_detach (self->announce, NULL))) {
         if (committed) {
             cursor += snprintf (cursor, GATEWAY_ID_SIZE + 1, "%s%.36s",
                                 logged ? "," : "", ds_proto_task_id (queue));
@@ -1065,9 +1113,8 @@ s_front (gateway_t *self, zmsg_t *msg, ds_proto_t *request)
             ds_submission_t *submission = s_front_submission (self, request);
             //  A CURVE client's public key, from the handshake
             const char *client = zframe_meta (zmsg_last (msg), "User-Id");
-            answer->body = s_submit (self, &self->front, submission,
-                                     client && *client ? client : NULL,
-                                     &answer->status, &answer->task_id);
+            s_submit (self, &self->front, &submission,
+                      client && *client ? client : NULL, answer);
             ds_submission_destroy (&submission);
         }
     }
@@ -1095,8 +1142,7 @@ s_http_submission (gateway_t *self, request_t *request)
     answer_t *answer = (answer_t *) zmalloc (sizeof (answer_t));
     assert (answer);
     answer->request = request;
-    answer->body = s_submit (self, &self->front, request->submission, NULL,
-                             &answer->status, &answer->task_id);
+    s_submit (self, &self->http, &request->submission, NULL, answer);
     zlistx_add_end (self->answers, answer);
 }
 
@@ -1171,6 +1217,7 @@ ds_gateway (zsock_t *pipe, void *args)
     zsock_set_router_mandatory (self.router, 1);
     self.answers = zlistx_new ();
     self.staged = zlistx_new ();
+    self.announce = zlistx_new ();
     ds_curve_t *curve = ds_service_curve (pipe, config, "ds_gateway");
     int open_rc = curve ? s_open (&self, config, curve, db_path) : -1;
     bool started = false;
@@ -1253,6 +1300,7 @@ ds_gateway (zsock_t *pipe, void *args)
     zsock_destroy (&self.router);
     zlistx_destroy (&self.answers);
     zlistx_destroy (&self.staged);
+    zlistx_destroy (&self.announce);
     s_close (&self);
     ds_curve_destroy (&curve);
     zstr_free (&db_path);

@@ -2,9 +2,10 @@
     ds_sink - the sink actor: worker events into SQLite
 
     @header
-    Drains up to batch-size events at a time from its PULL socket and
-    applies them in one transaction, so the write rate is bounded by
-    SQLite's commit rate divided by the batch, not by the event rate.
+    Receives up to batch-size events (or 4 MB of them) at a time from its
+    PULL socket, then applies them in one transaction, so the write rate
+    is bounded by SQLite's commit rate divided by the batch, not by the
+    event rate, and the write lock is held only while applying.
     Malformed frames are logged with a bounded sample, counted, dropped.
     @end
     =========================================================================
@@ -16,22 +17,23 @@
 #define SINK_PUB_SNDHWM 100000
 #define SINK_EXPIRE_EVERY_MS 60000  //  at most; more often for short periods
 #define SINK_EXPIRE_MIN_MS 100
+#define SINK_BATCH_BYTES (4 * 1024 * 1024)  //  received before applying
 
 //  Structure of the actor's state
 
 typedef struct {
-    zsock_t *pipe;      //  actor pipe
-    zsock_t *events;    //  PULL, bound: EVENT from workers
-    zsock_t *publish;   //  PUB, bound: STATE after each commit
-    zlistx_t *outbox;   //  STATE messages to publish after the commit
-    ds_store_t *store;  //  task store
-    ds_proto_t *event;  //  reusable decoded message
-    int batch_size;     //  events per transaction at most
-    bool verbose;       //  log each event
-    uint64_t applied;   //  events that changed a task
-    uint64_t dropped;   //  late duplicates and unknown tasks
-    uint64_t rejected;  //  malformed frames
-    int64_t retention;  //  ms an ended task is kept, 0 forever
+    zsock_t *pipe;          //  actor pipe
+    zsock_t *events;        //  PULL, bound: EVENT from workers
+    zsock_t *publish;       //  PUB, bound: STATE after each commit
+    zlistx_t *outbox;       //  STATE messages to publish after the commit
+    ds_store_t *store;      //  task store
+    ds_proto_t **received;  //  batch_size decoded events, made when needed
+    int batch_size;         //  events per transaction at most
+    bool verbose;           //  log each event
+    uint64_t applied;       //  events that changed a task
+    uint64_t dropped;       //  late duplicates and unknown tasks
+    uint64_t rejected;      //  malformed frames
+    int64_t retention;      //  ms an ended task is kept, 0 forever
 } sink_t;
 
 
@@ -87,46 +89,57 @@ s_publish (sink_t *self)
 
 
 //  --------------------------------------------------------------------------
-//  Receive and apply what is waiting, up to one batch, in one transaction
+//  Receive what is waiting, up to one batch (batch-size events or
+//  SINK_BATCH_BYTES of them), then apply it in one transaction: the write
+//  lock, which the gateway's batches wait for, is held only to apply
 
 static void
 s_sink_drain (sink_t *self)
 {
-    if (ds_store_begin (self->store)) {
-        zsys_error ("ds_sink: DB-FAIL begin error=%s",
-                    ds_store_error (self->store));
-        return;
-    }
-    for (int event_nbr = 0; event_nbr < self->batch_size; event_nbr++) {
+    int count = 0;
+    size_t bytes = 0;
+    while (count < self->batch_size && bytes < SINK_BATCH_BYTES) {
         zmsg_t *msg = zmsg_recv (self->events);  //  rcvtimeo is 0
         if (!msg)
             break;
-        if (ds_proto_decode_msg (self->event, msg, DS_PROTO_EVENT)) {
-            ds_proto_log_rejected (self->event, "ds_sink", msg);
+        if (!self->received [count])
+            self->received [count] = ds_proto_new (0);
+        ds_proto_t *event = self->received [count];
+        bytes += zmsg_content_size (msg);
+        if (ds_proto_decode_msg (event, msg, DS_PROTO_EVENT)) {
+            ds_proto_log_rejected (event, "ds_sink", msg);
             self->rejected++;
         }
-        else {
-            int rc = ds_store_apply_event (self->store, self->event);
-            if (rc == 1)
-                self->applied++;
-            else if (rc == 0
-                     && ds_proto_event (self->event) != DS_EVENT_HEARTBEAT) {
-                self->dropped++;
-                zsys_info ("ds_sink: DROPPED task=%s event=%d worker=%s "
-                           "(task ended already or unknown)",
-                           ds_proto_task_id (self->event),
-                           ds_proto_event (self->event),
-                           ds_proto_worker (self->event));
-            }
-            if (rc >= 0)
-                s_queue_state (self, self->event, rc == 1);
-            if (self->verbose)
-                zsys_debug ("ds_sink: EVENT task=%s event=%d worker=%s rc=%d",
-                            ds_proto_task_id (self->event),
-                            ds_proto_event (self->event),
-                            ds_proto_worker (self->event), rc);
-        }
+        else
+            count++;
         zmsg_destroy (&msg);
+    }
+    if (count == 0)
+        return;
+    if (ds_store_begin (self->store)) {
+        //  Not applied: workers resend their results
+        zsys_error ("ds_sink: DB-FAIL begin error=%s events=%d",
+                    ds_store_error (self->store), count);
+        return;
+    }
+    for (int event_nbr = 0; event_nbr < count; event_nbr++) {
+        ds_proto_t *event = self->received [event_nbr];
+        int rc = ds_store_apply_event (self->store, event);
+        if (rc == 1)
+            self->applied++;
+        else if (rc == 0 && ds_proto_event (event) != DS_EVENT_HEARTBEAT) {
+            self->dropped++;
+            zsys_info ("ds_sink: DROPPED task=%s event=%d worker=%s "
+                       "(task ended already or unknown)",
+                       ds_proto_task_id (event), ds_proto_event (event),
+                       ds_proto_worker (event));
+        }
+        if (rc >= 0)
+            s_queue_state (self, event, rc == 1);
+        if (self->verbose)
+            zsys_debug ("ds_sink: EVENT task=%s event=%d worker=%s rc=%d",
+                        ds_proto_task_id (event), ds_proto_event (event),
+                        ds_proto_worker (event), rc);
     }
     if (ds_store_commit (self->store)) {
         zsys_error ("ds_sink: DB-FAIL commit error=%s",
@@ -235,7 +248,9 @@ ds_sink (zsock_t *pipe, void *args)
                    line, publish_line, self.retention / 1000);
         zstr_free (&line);
         zstr_free (&publish_line);
-        self.event = ds_proto_new (0);
+        self.received =
+            (ds_proto_t **) zmalloc (self.batch_size * sizeof (ds_proto_t *));
+        assert (self.received);
         s_expire (&self);
         int64_t next_expiry = zclock_mono () + expire_every;
 
@@ -262,7 +277,9 @@ ds_sink (zsock_t *pipe, void *args)
                    (int64_t) sqlite3_memory_used (),
                    (int64_t) sqlite3_memory_highwater (0),
                    ds_store_busy_waits (self.store));
-        ds_proto_destroy (&self.event);
+        for (int event_nbr = 0; event_nbr < self.batch_size; event_nbr++)
+            ds_proto_destroy (&self.received [event_nbr]);
+        free (self.received);
     }
     zsock_destroy (&self.events);
     zsock_destroy (&self.publish);

@@ -10,7 +10,8 @@
     sends BURST submissions and reads nothing until the gateway has stored
     them all, so that the answers wait in the gateway: every one must be
     answered 202, and the gateway must log no lost reply. Its log must
-    name every stored task in its ACCEPTED lines, once.
+    name every stored task in its ACCEPTED lines, once. Then one
+    idempotency key three times in a row makes one task.
     =========================================================================
 */
 
@@ -126,11 +127,60 @@ main (void)
     TH_CHECK (zhashx_size (logged) == BURST, "%zu tasks logged, %d stored",
               zhashx_size (logged), BURST);
     zhashx_destroy (&logged);
-    sqlite3_close (db);
     printf ("test_front_burst: %d requests sent before the first read, all "
             "answered\n",
             BURST);
 
+    //  One idempotency key sent three times in a row (so, as a rule, in
+    //  one batch, stored only when the batch is written): one task, whose
+    //  id all three answers give; another key, another task
+    const char *keys [] = {"same/1", "same/1", "same/1", "other/1"};
+    submit = ds_proto_new (DS_PROTO_SUBMIT);
+    ds_proto_set_task_type (submit, "echo");
+    for (int key_nbr = 0; key_nbr < 4; key_nbr++) {
+        char request_id [16];
+        snprintf (request_id, sizeof (request_id), "key-%d", key_nbr);
+        ds_proto_set_request_id (submit, request_id);
+        ds_proto_set_idempotency_key (submit, keys [key_nbr]);
+        TH_CHECK (ds_proto_send (submit, client) == 0, "send keyed SUBMIT");
+    }
+    ds_proto_destroy (&submit);
+    char *task_ids [4] = {NULL};
+    for (int answer_nbr = 0; answer_nbr < 4; answer_nbr++) {
+        TH_CHECK (ds_proto_recv (reply, client) == 0, "a keyed REPLY");
+        TH_CHECK (ds_proto_status_code (reply) == 202, "202, not %d: %s",
+                  ds_proto_status_code (reply), ds_proto_result (reply));
+        int key_nbr = atoi (ds_proto_request_id (reply) + strlen ("key-"));
+        TH_CHECK (key_nbr >= 0 && key_nbr < 4 && !task_ids [key_nbr],
+                  "keyed request %s answered once",
+                  ds_proto_request_id (reply));
+        json_t *body = json_loads (ds_proto_result (reply), 0, NULL);
+        const char *task_id =
+            json_string_value (json_object_get (body, "task_id"));
+        TH_CHECK (task_id, "a task id in %s", ds_proto_result (reply));
+        task_ids [key_nbr] = strdup (task_id);
+        json_decref (body);
+    }
+    TH_CHECK (streq (task_ids [0], task_ids [1])
+                  && streq (task_ids [0], task_ids [2]),
+              "one key, one task: %s %s %s", task_ids [0], task_ids [1],
+              task_ids [2]);
+    TH_CHECK (!streq (task_ids [0], task_ids [3]), "another key, another task");
+    sqlite3_stmt *keyed;
+    TH_CHECK (sqlite3_prepare_v2 (db,
+                                  "SELECT COUNT (*) FROM tasks WHERE "
+                                  "idempotency_key IS NOT NULL",
+                                  -1, &keyed, NULL)
+                  == SQLITE_OK,
+              "prepare");
+    TH_CHECK (sqlite3_step (keyed) == SQLITE_ROW
+                  && sqlite3_column_int (keyed, 0) == 2,
+              "two keyed tasks stored, not %d", sqlite3_column_int (keyed, 0));
+    sqlite3_finalize (keyed);
+    for (int key_nbr = 0; key_nbr < 4; key_nbr++)
+        zstr_free (&task_ids [key_nbr]);
+
+    sqlite3_close (db);
     ds_proto_destroy (&reply);
     free (answered);
     zsock_destroy (&client);
