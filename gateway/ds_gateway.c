@@ -847,7 +847,7 @@ s_open (gateway_t *self,
         ds_curve_t *curve,
         const char *db_path)
 {
-    self->store = db_path ? ds_store_new (db_path) : NULL;
+    self->store = ds_service_store (config, db_path);
     if (self->store)
         ds_store_set_durable (self->store, true);
     self->queue = zsock_new (ZMQ_PUSH);

@@ -50,6 +50,11 @@ ds_service_curve (zsock_t *pipe, ds_config_t *config, const char *name);
 //  cannot be created.
 char *ds_service_db_path (ds_config_t *config);
 
+//  Open the store at db_path (from ds_service_db_path; NULL gives NULL)
+//  with the store-busy-timeout option. NULL, logged, if it cannot be
+//  opened.
+ds_store_t *ds_service_store (ds_config_t *config, const char *db_path);
+
 #ifdef __cplusplus
 }
 #endif

@@ -211,7 +211,7 @@ ds_sink (zsock_t *pipe, void *args)
     zsock_signal (pipe, 0);
 
     char *db_path = ds_service_db_path (config);
-    self.store = db_path ? ds_store_new (db_path) : NULL;
+    self.store = ds_service_store (config, db_path);
     self.outbox = zlistx_new ();
     zlistx_set_destructor (self.outbox,
                            (zlistx_destructor_fn *) ds_proto_destroy);

@@ -38,6 +38,9 @@ static const option_t s_options [] = {
      "directory for the SQLite database and run files"},
     {"db", STORE, OPT_STRING, "", 0, 0,
      "SQLite database file (default: DATA-DIR/docusnap.db)"},
+    {"store-busy-timeout", STORE, OPT_INT, "10000", 1, 3600000,
+     "ms to wait for another service's lock on the database before a "
+     "write fails (the gateway then answers 503 STORE_UNAVAILABLE)"},
     {"queue-endpoint", DS_ROLE_GATEWAY | DS_ROLE_VENTILATOR, OPT_STRING,
      "tcp://127.0.0.1:5560", 0, 0,
      "ventilator binds, gateway connects: new tasks (QUEUE)"},

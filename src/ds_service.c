@@ -194,6 +194,21 @@ ds_service_curve (zsock_t *pipe, ds_config_t *config, const char *name)
 
 
 //  --------------------------------------------------------------------------
+//  Open the service's store at db_path (NULL: none), waiting
+//  store-busy-timeout ms for another service's lock
+
+ds_store_t *
+ds_service_store (ds_config_t *config, const char *db_path)
+{
+    ds_store_t *store = db_path ? ds_store_new (db_path) : NULL;
+    if (store)
+        ds_store_set_busy_timeout (
+            store, (int) ds_config_int (config, "store-busy-timeout"));
+    return store;
+}
+
+
+//  --------------------------------------------------------------------------
 //  Database path
 
 char *

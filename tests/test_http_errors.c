@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #define MAX_BODY 200000
+#define STORE_BUSY_MS 300  //  the gateway's wait for a locked store
 
 static th_harness_t *s_harness;
 
@@ -70,7 +71,10 @@ int
 main (void)
 {
     char *max_body = zsys_sprintf ("gateway:--max-body=%d", MAX_BODY);
-    const char *gateway_args [] = {max_body, "gateway:--max-images=3", NULL};
+    char *busy =
+        zsys_sprintf ("gateway:--store-busy-timeout=%d", STORE_BUSY_MS);
+    const char *gateway_args [] = {max_body, "gateway:--max-images=3", busy,
+                                   NULL};
     s_harness = th_harness_new ("http_errors", 1, gateway_args);
 
     //  400: bad JSON, bad base64, not an image, no images, too many
@@ -203,6 +207,34 @@ main (void)
               "bad key: %s", second);
     zstr_free (&second);
     zstr_free (&first);
+
+    //  The database's write lock held elsewhere for longer than the
+    //  gateway's --store-busy-timeout: 503 STORE_UNAVAILABLE, nothing
+    //  stored; once the lock is released the same submission is taken
+    stored = ds_store_count (counter, NULL);
+    TH_CHECK (ds_store_begin (counter) == 0, "hold the write lock");
+    int64_t locked_at = zclock_mono ();
+    char *answer = NULL;
+    long code = th_http_header ("POST", submit_url, JSON, NULL, filling,
+                                strlen (filling), &answer);
+    TH_CHECK (code == 503 && strstr (answer, "STORE_UNAVAILABLE"),
+              "a locked store: %ld %s", code, answer);
+    int64_t waited = zclock_mono () - locked_at;
+    TH_CHECK (waited >= STORE_BUSY_MS && waited < 5000,
+              "the gateway waited its busy timeout, %" PRId64 " ms, not the "
+              "default of 10 s",
+              waited);
+    zstr_free (&answer);
+    ds_store_rollback (counter);
+    TH_CHECK (ds_store_count (counter, NULL) == stored,
+              "nothing stored while locked");
+    TH_CHECK (th_http_header ("POST", submit_url, JSON, NULL, filling,
+                              strlen (filling), &answer)
+                      == 202
+                  && strstr (answer, "task_id"),
+              "taken once the lock is released: %s", answer);
+    TH_CHECK (ds_store_count (counter, NULL) == stored + 1, "and stored");
+    zstr_free (&answer);
     zstr_free (&submit_url);
     ds_store_destroy (&counter);
 
@@ -216,6 +248,7 @@ main (void)
 
     th_harness_destroy (&s_harness);
     zstr_free (&max_body);
+    zstr_free (&busy);
     printf ("test_http_errors: OK\n");
     return 0;
 }

@@ -634,7 +634,7 @@ ds_ventilator (zsock_t *pipe, void *args)
     zsock_set_rcvtimeo (self.states, 0);
 
     char *db_path = ds_service_db_path (config);
-    self.store = db_path ? ds_store_new (db_path) : NULL;
+    self.store = ds_service_store (config, db_path);
     bool started = false;
     ds_curve_t *curve = NULL;
     if (!self.store)
