@@ -84,7 +84,9 @@ typedef struct {
     int64_t open_start;       //  when the drive began (open loop)
     int64_t measure_start;    //  when the warm-up had ended
     ds_launcher_t *launcher;  //  our pipeline, or NULL
-    long rss_early [BENCH_SERVICES];  //  KiB when a tenth of tasks ended
+    long rss_early [BENCH_SERVICES];        //  KiB when a tenth of tasks ended
+    double cpu_start [BENCH_SERVICES + 1];  //  CPU s when measuring began,
+                                            //  the last entry ours
 } run_t;
 
 //  The services whose use the report shows
@@ -92,6 +94,40 @@ static const char *s_services [BENCH_SERVICES + 1] = {
     "gateway",  "ventilator", "sink",     "worker-1",
     "worker-2", "worker-3",   "worker-4", NULL};
 
+
+static void s_usage_of (pid_t pid, double *cpu, long *peak_kib);
+
+//  CPU seconds so far of each service and, last, of this process (its
+//  client and ZeroMQ threads)
+
+static void
+s_cpu_now (run_t *run, double *cpu)
+{
+    for (int index = 0; s_services [index]; index++) {
+        long peak;
+        pid_t pid = run->launcher
+                        ? ds_launcher_pid (run->launcher, s_services [index])
+                        : 0;
+        cpu [index] = 0;
+        if (pid)
+            s_usage_of (pid, &cpu [index], &peak);
+    }
+    struct rusage usage;
+    getrusage (RUSAGE_SELF, &usage);
+    cpu [BENCH_SERVICES] = usage.ru_utime.tv_sec + usage.ru_utime.tv_usec / 1e6
+                           + usage.ru_stime.tv_sec
+                           + usage.ru_stime.tv_usec / 1e6;
+}
+
+//  CPU microseconds per measured task of a service (index BENCH_SERVICES:
+//  this process) from the end of the warm-up to the last task's end
+
+static double
+s_cpu_per_task (run_t *run, const double *cpu_end, int index, int count)
+{
+    return count > 0 ? (cpu_end [index] - run->cpu_start [index]) * 1e6 / count
+                     : 0.0;
+}
 
 static int64_t
 s_now_us (void)
@@ -649,8 +685,10 @@ s_top_up (run_t *run, const char *base_url)
     const options_t *options = run->options;
     bool warm = run->ended + run->refused >= options->warmup;
     int cap = warm ? run->total : options->warmup;
-    if (warm && !run->measure_start)
+    if (warm && !run->measure_start) {
         run->measure_start = s_now_us ();
+        s_cpu_now (run, run->cpu_start);
+    }
     if (options->rate > 0) {
         int64_t due = warm ? options->warmup
                                  + (int64_t) ((s_now_us () - run->measure_start)
@@ -1263,6 +1301,8 @@ s_pipeline (options_t *options)
     s_measure_limits (&run, options->spawn ? dir : "/tmp", engines, &before);
     int rc = s_drive (&run, url);
     int64_t end_us = s_now_us ();
+    double cpu_end [BENCH_SERVICES + 1];
+    s_cpu_now (&run, cpu_end);
     s_measure_limits (&run, options->spawn ? dir : "/tmp", engines, &after);
     double sqlite_limit = (before.sqlite + after.sqlite) / 2;
     double http_limit = (before.http + after.http) / 2;
@@ -1399,7 +1439,9 @@ s_pipeline (options_t *options)
             //  Growth of resident memory from a tenth of the run to its end
             json_object_set_new (
                 services, s_services [index],
-                json_pack ("{s:f, s:i, s:i, s:i, s:f}", "cpu_s", cpu,
+                json_pack ("{s:f, s:f, s:i, s:i, s:i, s:f}", "cpu_s", cpu,
+                           "cpu_us_per_task",
+                           s_cpu_per_task (&run, cpu_end, index, count),
                            "peak_rss_kib", (int) peak, "rss_kib_at_tenth",
                            (int) run.rss_early [index], "rss_kib_end",
                            (int) rss, "rss_growth",
@@ -1409,6 +1451,12 @@ s_pipeline (options_t *options)
         }
         json_object_set_new (report, "services", services);
     }
+    json_object_set_new (
+        report, "client",
+        json_pack ("{s:f, s:f}", "cpu_s",
+                   cpu_end [BENCH_SERVICES] - run.cpu_start [BENCH_SERVICES],
+                   "cpu_us_per_task",
+                   s_cpu_per_task (&run, cpu_end, BENCH_SERVICES, count)));
     (void) end_us;
     if (options->json) {
         char *text = json_dumps (report, JSON_COMPACT);
@@ -1457,9 +1505,10 @@ s_pipeline (options_t *options)
         json_object_foreach (services, name, usage)
         {
             printf (
-                "%-16s cpu %.2f s  rss %d KiB after a tenth, %d KiB at "
-                "the end (%+.1f %%)  peak %d KiB\n",
+                "%-16s cpu %.2f s, %.1f us per measured task  rss %d KiB "
+                "after a tenth, %d KiB at the end (%+.1f %%)  peak %d KiB\n",
                 name, json_real_value (json_object_get (usage, "cpu_s")),
+                json_real_value (json_object_get (usage, "cpu_us_per_task")),
                 (int) json_integer_value (
                     json_object_get (usage, "rss_kib_at_tenth")),
                 (int) json_integer_value (
@@ -1468,6 +1517,11 @@ s_pipeline (options_t *options)
                 (int) json_integer_value (
                     json_object_get (usage, "peak_rss_kib")));
         }
+        json_t *client = json_object_get (report, "client");
+        printf ("client (bench)   cpu %.2f s, %.1f us per measured task, "
+                "sharing the cores with the pipeline\n",
+                json_real_value (json_object_get (client, "cpu_s")),
+                json_real_value (json_object_get (client, "cpu_us_per_task")));
     }
     json_decref (report);
     free (latencies);
