@@ -18,6 +18,7 @@
 #define SINK_EXPIRE_EVERY_MS 60000  //  at most; more often for short periods
 #define SINK_EXPIRE_MIN_MS 100
 #define SINK_BATCH_BYTES (4 * 1024 * 1024)  //  received before applying
+#define SINK_KEEP_BYTES (64 * 1024)  //  larger decoded events are not kept
 
 //  Structure of the actor's state
 
@@ -28,6 +29,7 @@ typedef struct {
     zlistx_t *outbox;       //  STATE messages to publish after the commit
     ds_store_t *store;      //  task store
     ds_proto_t **received;  //  batch_size decoded events, made when needed
+    size_t *received_size;  //  the size of each one's message
     int batch_size;         //  events per transaction at most
     bool verbose;           //  log each event
     uint64_t applied;       //  events that changed a task
@@ -89,6 +91,19 @@ s_publish (sink_t *self)
 
 
 //  --------------------------------------------------------------------------
+//  A decoded event keeps its strings until its slot is reused: the large
+//  ones of a batch are let go, not kept for a burst that may not come again
+
+static void
+s_release_large (sink_t *self, int count)
+{
+    for (int event_nbr = 0; event_nbr < count; event_nbr++)
+        if (self->received_size [event_nbr] > SINK_KEEP_BYTES)
+            ds_proto_destroy (&self->received [event_nbr]);
+}
+
+
+//  --------------------------------------------------------------------------
 //  Receive what is waiting, up to one batch (batch-size events or
 //  SINK_BATCH_BYTES of them), then apply it in one transaction: the write
 //  lock, which the gateway's batches wait for, is held only to apply
@@ -105,7 +120,8 @@ s_sink_drain (sink_t *self)
         if (!self->received [count])
             self->received [count] = ds_proto_new (0);
         ds_proto_t *event = self->received [count];
-        bytes += zmsg_content_size (msg);
+        self->received_size [count] = zmsg_content_size (msg);
+        bytes += self->received_size [count];
         if (ds_proto_decode_msg (event, msg, DS_PROTO_EVENT)) {
             ds_proto_log_rejected (event, "ds_sink", msg);
             self->rejected++;
@@ -120,6 +136,7 @@ s_sink_drain (sink_t *self)
         //  Not applied: workers resend their results
         zsys_error ("ds_sink: DB-FAIL begin error=%s events=%d",
                     ds_store_error (self->store), count);
+        s_release_large (self, count);
         return;
     }
     for (int event_nbr = 0; event_nbr < count; event_nbr++) {
@@ -149,6 +166,7 @@ s_sink_drain (sink_t *self)
     }
     else
         s_publish (self);
+    s_release_large (self, count);
 }
 
 
@@ -250,7 +268,9 @@ ds_sink (zsock_t *pipe, void *args)
         zstr_free (&publish_line);
         self.received =
             (ds_proto_t **) zmalloc (self.batch_size * sizeof (ds_proto_t *));
-        assert (self.received);
+        self.received_size =
+            (size_t *) zmalloc (self.batch_size * sizeof (size_t));
+        assert (self.received && self.received_size);
         s_expire (&self);
         int64_t next_expiry = zclock_mono () + expire_every;
 
@@ -280,6 +300,7 @@ ds_sink (zsock_t *pipe, void *args)
         for (int event_nbr = 0; event_nbr < self.batch_size; event_nbr++)
             ds_proto_destroy (&self.received [event_nbr]);
         free (self.received);
+        free (self.received_size);
     }
     zsock_destroy (&self.events);
     zsock_destroy (&self.publish);
@@ -317,6 +338,12 @@ ds_sink_test (bool verbose)
                                   NULL, NULL)
             == 0);
     assert (ds_store_insert_task (store, "probe", "document", 5, &image, 1,
+                                  NULL, NULL)
+            == 0);
+    assert (ds_store_insert_task (store, "task-2", "document", 5, &image, 1,
+                                  NULL, NULL)
+            == 0);
+    assert (ds_store_insert_task (store, "task-3", "document", 5, &image, 1,
                                   NULL, NULL)
             == 0);
     zchunk_destroy (&image);
@@ -414,6 +441,45 @@ ds_sink_test (bool verbose)
     assert (streq (json_string_value (json_object_get (task, "status")),
                    "completed"));
     json_decref (task);
+
+    //  A result larger than the sink keeps decoded between batches is
+    //  applied whole, and the slot it came in serves the next events
+    size_t big_size = 2 * SINK_KEEP_BYTES;
+    char *big = (char *) zmalloc (big_size + 16);
+    memset (big, 'a', big_size + 16);
+    memcpy (big, "{\"text\": \"", 10);
+    memcpy (big + big_size + 10, "\"}", 3);
+    const char *task_ids [] = {"task-2", "task-3"};
+    event = ds_proto_new (DS_PROTO_EVENT);
+    ds_proto_set_worker (event, "w1");
+    ds_proto_set_attempt (event, 1);
+    for (int task_nbr = 0; task_nbr < 2; task_nbr++) {
+        ds_proto_set_task_id (event, task_ids [task_nbr]);
+        ds_proto_set_event (event, DS_EVENT_STARTED);
+        ds_proto_send (event, push);
+        ds_proto_set_event (event, DS_EVENT_RESULT);
+        ds_proto_set_result (event, task_nbr == 0 ? big : "{}");
+        ds_proto_send (event, push);
+    }
+    ds_proto_destroy (&event);
+    deadline = zclock_mono () + 5000;
+    while (applied < 7 && zclock_mono () < deadline) {
+        zstr_send (sink, "STATS");
+        assert (zsock_recv (sink, "888", &applied, &dropped, &rejected) == 0);
+        if (applied < 7)
+            zclock_sleep (10);
+    }
+    assert (applied == 7);
+    task = ds_store_task_status (store, "task-2");
+    json_t *result = json_object_get (task, "result");
+    assert (strlen (json_string_value (json_object_get (result, "text")))
+            == big_size);
+    json_decref (task);
+    task = ds_store_task_status (store, "task-3");
+    assert (streq (json_string_value (json_object_get (task, "status")),
+                   "completed"));
+    json_decref (task);
+    free (big);
 
     zactor_destroy (&sink);
     zsock_destroy (&push);
