@@ -66,9 +66,9 @@ typedef struct {
     bool verbose;          //  log each task
     bool draining;         //  $TERM received: take no more tasks
     zsock_t *states;       //  SUB, connected: the sink's STATE stream
-    zhashx_t *unacked;     //  terminal EVENT frames (zframe_t) by task id,
+    zhash_t *unacked;      //  terminal EVENT frames (zframe_t) by task id,
                            //  until the sink publishes the task's end
-    zhashx_t *sent_at;     //  mono ms each unacked frame was last sent
+    zhash_t *sent_at;      //  mono ms each unacked frame was last sent
     int64_t heartbeat_ms;  //  interval between heartbeats
     int64_t drain_ms;      //  longest wait for held tasks on $TERM
     bool echo;             //  run the benchmark's echo tasks
@@ -76,6 +76,18 @@ typedef struct {
     uint64_t failed;       //  tasks that ended with an error
     uint64_t rejected;     //  malformed frames
 } worker_t;
+
+//  The unacked table is czmq's zhash, not zhashx: zhashx doubles its table
+//  whenever a lookup walks a long chain, and looking up ids that are not
+//  there (every new task) does that by chance: 16 MB against 1 MB for
+//  10 000 ids (WORKER_UNACKED_MAX), as in the ventilator's leases
+
+static void
+s_frame_free (void *item)
+{
+    zframe_t *frame = (zframe_t *) item;
+    zframe_destroy (&frame);
+}
 
 
 //  --------------------------------------------------------------------------
@@ -104,15 +116,16 @@ s_send_event (worker_t *self,
     if (keep) {
         //  Kept until the sink says the task ended: a sink that dies
         //  before committing it gets it again
-        if (zhashx_size (self->unacked) >= WORKER_UNACKED_MAX)
+        if (zhash_size (self->unacked) >= WORKER_UNACKED_MAX)
             zsys_warning ("ds_worker: UNACKED-FULL task=%s not kept for "
                           "resending",
                           ds_proto_task_id (task));
         else {
-            zhashx_update (self->unacked, ds_proto_task_id (task),
-                           zframe_dup (frame));
-            zhashx_update (self->sent_at, ds_proto_task_id (task),
-                           (void *) (intptr_t) zclock_mono ());
+            zhash_update (self->unacked, ds_proto_task_id (task),
+                          zframe_dup (frame));
+            zhash_freefn (self->unacked, ds_proto_task_id (task), s_frame_free);
+            zhash_update (self->sent_at, ds_proto_task_id (task),
+                          (void *) (intptr_t) zclock_mono ());
         }
     }
     if (zframe_send (&frame, self->events, 0))
@@ -134,20 +147,20 @@ s_heartbeat (worker_t *self)
             s_send_event (self, self->jobs [slot].task, DS_EVENT_HEARTBEAT,
                           NULL, NULL, NULL, false);
     int64_t now = zclock_mono ();
-    zframe_t *frame = (zframe_t *) zhashx_first (self->unacked);
+    zframe_t *frame = (zframe_t *) zhash_first (self->unacked);
     while (frame) {
-        const char *task_id = (const char *) zhashx_cursor (self->unacked);
+        const char *task_id = zhash_cursor (self->unacked);
         int64_t sent =
-            (int64_t) (intptr_t) zhashx_lookup (self->sent_at, task_id);
+            (int64_t) (intptr_t) zhash_lookup (self->sent_at, task_id);
         if (now - sent >= WORKER_RESEND_MS) {
             zframe_t *copy = zframe_dup (frame);
             zframe_send (&copy, self->events, 0);
             zframe_destroy (&copy);
-            zhashx_update (self->sent_at, task_id, (void *) (intptr_t) now);
+            zhash_update (self->sent_at, task_id, (void *) (intptr_t) now);
             if (self->verbose)
                 zsys_debug ("ds_worker: RESENT task=%s", task_id);
         }
-        frame = (zframe_t *) zhashx_next (self->unacked);
+        frame = (zframe_t *) zhash_next (self->unacked);
     }
 }
 
@@ -200,7 +213,7 @@ s_release (worker_t *self, size_t slot)
     }
     //  Keep listening for the task's end while its result is unacked
     if (job->announced
-        && !zhashx_lookup (self->unacked, ds_proto_task_id (job->task)))
+        && !zhash_lookup (self->unacked, ds_proto_task_id (job->task)))
         zsock_set_unsubscribe (self->states, ds_proto_task_id (job->task));
     ds_proto_destroy (&job->task);
     json_decref (job->pages);
@@ -582,8 +595,8 @@ s_state (worker_t *self)
             && (streq (status, "completed") || streq (status, "error")
                 || streq (status, "cancelled"))) {
             const char *task_id = ds_proto_task_id (state);
-            zhashx_delete (self->unacked, task_id);
-            zhashx_delete (self->sent_at, task_id);
+            zhash_delete (self->unacked, task_id);
+            zhash_delete (self->sent_at, task_id);
             bool held = false;
             for (size_t slot = 0; slot < self->capacity; slot++) {
                 job_t *job = &self->jobs [slot];
@@ -644,7 +657,7 @@ s_run (worker_t *self)
     int64_t drain_deadline = 0;
     while (true) {
         if (self->draining
-            && ((self->in_flight == 0 && zhashx_size (self->unacked) == 0)
+            && ((self->in_flight == 0 && zhash_size (self->unacked) == 0)
                 || zclock_mono () > drain_deadline))
             break;
         //  Poll OCR threads, the pipe, tasks only while there is room for
@@ -711,10 +724,10 @@ s_run (worker_t *self)
             }
         }
     }
-    if (self->in_flight || zhashx_size (self->unacked))
+    if (self->in_flight || zhash_size (self->unacked))
         zsys_warning ("ds_worker: DRAIN-TIMEOUT tasks=%zu unacked=%zu (their "
                       "leases will run out and they will be redelivered)",
-                      self->in_flight, zhashx_size (self->unacked));
+                      self->in_flight, zhash_size (self->unacked));
     free (items);
 }
 
@@ -785,10 +798,8 @@ ds_worker (zsock_t *pipe, void *args)
     assert (self.tasks && self.events && self.states);
     zsock_set_rcvtimeo (self.states, 0);
     zsock_set_maxmsgsize (self.states, DS_PROTO_MAX_FRAME);
-    self.unacked = zhashx_new ();
-    zhashx_set_destructor (self.unacked,
-                           (zhashx_destructor_fn *) zframe_destroy);
-    self.sent_at = zhashx_new ();
+    self.unacked = zhash_new ();
+    self.sent_at = zhash_new ();
     self.heartbeat_ms = ds_config_int (config, "heartbeat-interval");
     self.drain_ms = ds_config_int (config, "drain-timeout");
     self.echo = ds_config_bool (config, "enable-echo");
@@ -859,8 +870,8 @@ ds_worker (zsock_t *pipe, void *args)
             s_release (&self, slot);
     zsock_destroy (&self.states);
     ds_curve_destroy (&curve);
-    zhashx_destroy (&self.unacked);
-    zhashx_destroy (&self.sent_at);
+    zhash_destroy (&self.unacked);
+    zhash_destroy (&self.sent_at);
     ds_llm_destroy (&self.llm);
     ds_prompt_destroy (&self.prompts);
     free (self.jobs);
