@@ -71,8 +71,8 @@ typedef struct {
     CURLM *multi;                //  HTTP client
     struct curl_slist *headers;  //  of every POST
     zsock_t *states;             //  SUB to the sink
-    zhashx_t *ids;               //  task id -> index into timings
-    zhashx_t *early;          //  task id -> end (mono us), ended before its 202
+    zhash_t *ids;                //  task id -> index into timings
+    zhash_t *early;           //  task id -> end (mono us), ended before its 202
     timing_t *timings;        //  per task, warm-up included
     int total;                //  tasks to submit
     int submitted;            //  submitted so far
@@ -375,13 +375,13 @@ s_accepted (run_t *run, const char *task_id, int64_t submitted)
 {
     int index = run->accepted++;
     run->timings [index].submitted = submitted;
-    zhashx_insert (run->ids, task_id, (void *) (intptr_t) (index + 1));
-    intptr_t early = (intptr_t) zhashx_lookup (run->early, task_id);
+    zhash_insert (run->ids, task_id, (void *) (intptr_t) (index + 1));
+    intptr_t early = (intptr_t) zhash_lookup (run->early, task_id);
     if (early) {
         run->timings [index].ended = early / 2;
         run->timings [index].error = early % 2;
         run->ended++;
-        zhashx_delete (run->early, task_id);
+        zhash_delete (run->early, task_id);
     }
 }
 
@@ -514,14 +514,14 @@ s_states (run_t *run)
             const char *status = ds_proto_status (state);
             bool error = streq (status, "error") || streq (status, "cancelled");
             if (error || streq (status, "completed")) {
-                intptr_t index = (intptr_t) zhashx_lookup (
+                intptr_t index = (intptr_t) zhash_lookup (
                     run->ids, ds_proto_task_id (state));
                 if (!index) {
                     //  Its answer is still on the way: the task can end
                     //  before the 202 that names it is read
                     int64_t ended = s_now_us () * 2 + (error ? 1 : 0);
-                    zhashx_insert (run->early, ds_proto_task_id (state),
-                                   (void *) (intptr_t) ended);
+                    zhash_insert (run->early, ds_proto_task_id (state),
+                                  (void *) (intptr_t) ended);
                 }
                 else if (run->timings [index - 1].ended == 0) {
                     run->timings [index - 1].ended = s_now_us ();
@@ -625,9 +625,9 @@ static void
 s_recheck (run_t *run, const char *base_url)
 {
     CURL *easy = curl_easy_init ();
-    void *item = zhashx_first (run->ids);
+    void *item = zhash_first (run->ids);
     while (item) {
-        const char *task_id = (const char *) zhashx_cursor (run->ids);
+        const char *task_id = (const char *) zhash_cursor (run->ids);
         timing_t *timing = &run->timings [(intptr_t) item - 1];
         if (timing->ended == 0) {
             char *url =
@@ -655,7 +655,7 @@ s_recheck (run_t *run, const char *base_url)
             zchunk_destroy (&response);
             zstr_free (&url);
         }
-        item = zhashx_next (run->ids);
+        item = zhash_next (run->ids);
     }
     curl_easy_cleanup (easy);
 }
@@ -1217,8 +1217,8 @@ s_pipeline (options_t *options)
         return 2;
     run.total = options->tasks + options->warmup;
     run.timings = (timing_t *) zmalloc (run.total * sizeof (timing_t));
-    run.ids = zhashx_new ();
-    run.early = zhashx_new ();
+    run.ids = zhash_new ();
+    run.early = zhash_new ();
     long cores = sysconf (_SC_NPROCESSORS_ONLN);
     int ocr_threads = options->ocr_threads ? options->ocr_threads : (int) cores;
     int latency = s_llm_latency (options->workload);
@@ -1549,8 +1549,8 @@ s_pipeline (options_t *options)
         kill (mock, SIGTERM);
         waitpid (mock, NULL, 0);
     }
-    zhashx_destroy (&run.ids);
-    zhashx_destroy (&run.early);
+    zhash_destroy (&run.ids);
+    zhash_destroy (&run.early);
     free (run.timings);
     zstr_free (&run.body);
     zstr_free (&run.path);
