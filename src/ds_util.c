@@ -116,7 +116,20 @@ ds_util_is_uuid (const char *text)
 
 
 //  --------------------------------------------------------------------------
-//  Decode base64 with OpenSSL's streaming decoder
+//  White space that base64 text may hold (line breaks of MIME and PEM):
+//  the C locale's isspace, without a call per character
+
+static inline bool
+s_base64_space (unsigned char c)
+{
+    return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+
+//  --------------------------------------------------------------------------
+//  Decode base64 with OpenSSL's block decoder, straight into the chunk.
+//  White space is dropped (copying the text only when it has some), '='
+//  is taken only as padding at the end, and missing padding is supplied.
 
 zchunk_t *
 ds_util_base64_decode (const char *text, size_t length, size_t limit)
@@ -131,43 +144,54 @@ ds_util_base64_decode (const char *text, size_t length, size_t limit)
         length -= (size_t) (comma + 1 - text);
         text = comma + 1;
     }
-    //  Drop white space; EVP would accept only newlines. Add missing padding.
     size_t significant = 0;
     for (size_t char_nbr = 0; char_nbr < length; char_nbr++)
-        if (!isspace ((unsigned char) text [char_nbr]))
-            significant++;
-    if (significant == 0 || significant % 4 == 1
-        || significant / 4 * 3 > limit + 3)
+        significant += !s_base64_space ((unsigned char) text [char_nbr]);
+    if (significant == 0 || significant / 4 * 3 > limit + 3)
         return NULL;
-    size_t padded = (significant + 3) / 4 * 4;
-    char *clean = (char *) malloc (padded);
-    assert (clean);
-    size_t clean_size = 0;
-    for (size_t char_nbr = 0; char_nbr < length; char_nbr++)
-        if (!isspace ((unsigned char) text [char_nbr]))
-            clean [clean_size++] = text [char_nbr];
-    while (clean_size < padded)
-        clean [clean_size++] = '=';
-
-    unsigned char *bytes = (unsigned char *) malloc (padded / 4 * 3);
-    assert (bytes);
-    EVP_ENCODE_CTX *context = EVP_ENCODE_CTX_new ();
-    assert (context);
-    EVP_DecodeInit (context);
-    int written = 0, final_written = 0;
-    int rc = EVP_DecodeUpdate (context, bytes, &written,
-                               (unsigned char *) clean, (int) clean_size);
-    if (rc >= 0)
-        rc = EVP_DecodeFinal (context, bytes + written, &final_written);
-    EVP_ENCODE_CTX_free (context);
-    free (clean);
-    size_t decoded = (size_t) written + (size_t) final_written;
-    zchunk_t *chunk = NULL;
-    if (rc >= 0 && decoded > 0 && decoded <= limit) {
-        chunk = zchunk_new (bytes, decoded);
-        assert (chunk);
+    const char *body = text;
+    char *clean = NULL;
+    if (significant < length) {
+        clean = (char *) malloc (significant);
+        assert (clean);
+        size_t clean_size = 0;
+        for (size_t char_nbr = 0; char_nbr < length; char_nbr++)
+            if (!s_base64_space ((unsigned char) text [char_nbr]))
+                clean [clean_size++] = text [char_nbr];
+        body = clean;
     }
-    free (bytes);
+    //  The characters that carry data: all but up to two '=' at the end
+    size_t data = significant;
+    while (data > 0 && significant - data < 2 && body [data - 1] == '=')
+        data--;
+    size_t whole = data / 4 * 4;  //  in complete groups of four
+    size_t tail = data - whole;   //  0, or 2 or 3 in a last group
+    size_t decoded = whole / 4 * 3 + (tail ? tail - 1 : 0);
+    zchunk_t *chunk = NULL;
+    size_t padding = significant - data;  //  only to end a short group
+    bool padded = padding == 0 || (tail > 0 && tail + padding <= 4);
+    if (tail != 1 && padded && decoded > 0 && decoded <= limit
+        && !memchr (body, '=', data)) {
+        chunk = zchunk_new (NULL, whole / 4 * 3 + 3);
+        assert (chunk);
+        byte *bytes = zchunk_data (chunk);
+        //  EVP_DecodeBlock trims what is not base64 from either end of its
+        //  input; each group must give its three bytes, or it was not
+        bool valid = whole == 0
+                     || EVP_DecodeBlock (bytes, (const unsigned char *) body,
+                                         (int) whole)
+                            == (int) (whole / 4 * 3);
+        if (valid && tail) {
+            unsigned char last [4] = {'=', '=', '=', '='};
+            memcpy (last, body + whole, tail);
+            valid = EVP_DecodeBlock (bytes + whole / 4 * 3, last, 4) == 3;
+        }
+        if (valid)
+            zchunk_set (chunk, NULL, decoded);
+        else
+            zchunk_destroy (&chunk);
+    }
+    free (clean);
     return chunk;
 }
 
@@ -305,6 +329,36 @@ ds_util_test (bool verbose)
     assert (!ds_util_base64_decode ("", 0, 100));
     assert (!ds_util_base64_decode ("aGVsbG8gd29ybGQ=", 16, 5));
     assert (!ds_util_base64_decode ("data:text/plain,hi", 18, 100));
+    //  '=' only as padding at the end; nothing OpenSSL would trim off
+    assert (!ds_util_base64_decode ("aG=s", 4, 100));
+    assert (!ds_util_base64_decode ("a===", 4, 100));
+    assert (!ds_util_base64_decode ("aGVs=", 5, 100));
+    assert (!ds_util_base64_decode ("aGk==", 5, 100));
+    assert (!ds_util_base64_decode ("aGVs----", 8, 100));
+    assert (!ds_util_base64_decode ("----aGVs", 8, 100));
+    assert (!ds_util_base64_decode ("aGVsbG8", 7, 4));
+    chunk = ds_util_base64_decode ("aGVsbG8=", 8, 100);
+    assert (chunk && zchunk_size (chunk) == 5);
+    assert (memcmp (zchunk_data (chunk), "hello", 5) == 0);
+    zchunk_destroy (&chunk);
+    chunk = ds_util_base64_decode ("aGVsbA", 6, 100);
+    assert (chunk && zchunk_size (chunk) == 4);
+    assert (memcmp (zchunk_data (chunk), "hell", 4) == 0);
+    zchunk_destroy (&chunk);
+    //  Every length of one to sixty bytes, with line breaks every 76
+    //  characters as MIME writes them, comes back as it went
+    unsigned char original [60];
+    for (size_t byte_nbr = 0; byte_nbr < sizeof (original); byte_nbr++)
+        original [byte_nbr] = (unsigned char) (byte_nbr * 37 + 11);
+    for (size_t size = 1; size <= sizeof (original); size++) {
+        char *text = ds_util_base64_encode (original, size);
+        chunk = ds_util_base64_decode (text, strlen (text), size);
+        assert (chunk && zchunk_size (chunk) == size);
+        assert (memcmp (zchunk_data (chunk), original, size) == 0);
+        zchunk_destroy (&chunk);
+        assert (!ds_util_base64_decode (text, strlen (text), size - 1));
+        zstr_free (&text);
+    }
 
     char *encoded = ds_util_base64_encode ("hello world", 11);
     assert (streq (encoded, "aGVsbG8gd29ybGQ="));
