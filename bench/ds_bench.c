@@ -48,6 +48,7 @@ typedef struct {
     bool json;             //  print JSON
     bool quiet;            //  no progress bar
     bool keep;             //  keep the spawned pipeline's directory
+    const char *image;     //  the page of the ocr workloads, or NULL
 } options_t;
 
 //  One task's timing
@@ -68,6 +69,8 @@ typedef struct {
     zsock_t *dealer;             //  DEALER to the front door (--via zmq)
     int64_t *sent_at;            //  mono us each SUBMIT was sent, by request
     int pages;                   //  OCR pages per task
+    char *page_path;             //  the page's file (ocr workloads)
+    size_t page_bytes;           //  and its size
     CURLM *multi;                //  HTTP client
     struct curl_slist *headers;  //  of every POST
     zsock_t *states;             //  SUB to the sink
@@ -171,6 +174,9 @@ s_usage (void)
         "  --workers N             workers to spawn [1]\n"
         "  --ocr-threads N         OCR threads per spawned worker [cores]\n"
         "  --llm-max-inflight N    LLM calls per spawned worker [32]\n"
+        "  --image FILE            the page of the ocr workloads and of "
+        "tesseract's\n"
+        "                          limit [the shipped invoice.png]\n"
         "  --role limits           only measure the parts' raw limits\n"
         "  --json                  one JSON object on stdout\n"
         "  --quiet                 no progress bar\n"
@@ -243,6 +249,8 @@ s_options (options_t *options, int argc, char **argv)
             options->ocr_threads = atoi (value);
         else if (streq (arg, "--llm-max-inflight"))
             options->llm_max_inflight = atoi (value);
+        else if (streq (arg, "--image"))
+            options->image = value;
         else {
             fprintf (stderr, "docusnap-bench: unknown option %s (see --help)\n",
                      arg);
@@ -279,20 +287,26 @@ s_options (options_t *options, int argc, char **argv)
 
 
 //  --------------------------------------------------------------------------
-//  Read a fixture page (rendered by tests/render-fixtures.sh)
+//  The page of the ocr workloads: --image, or the shipped invoice (rendered
+//  by tests/render-fixtures.sh). The path is set if wanted (caller frees).
 
 static zchunk_t *
-s_page (const char *name)
+s_page (const options_t *options, char **path_p)
 {
     const char *dir = getenv ("DS_FIXTURES");
-    char *path = zsys_sprintf ("%s/%s", dir ? dir : DS_FIXTURES_DIR, name);
+    char *path = options->image ? strdup (options->image)
+                                : zsys_sprintf ("%s/invoice.png",
+                                                dir ? dir : DS_FIXTURES_DIR);
     zchunk_t *chunk = zchunk_slurp (path, 0);
     if (!chunk)
-        fprintf (stderr,
-                 "docusnap-bench: cannot read %s (render the pages "
-                 "with tests/render-fixtures.sh)\n",
-                 path);
-    zstr_free (&path);
+        fprintf (stderr, "docusnap-bench: cannot read %s%s\n", path,
+                 options->image ? ""
+                                : " (render the pages with "
+                                  "tests/render-fixtures.sh)");
+    if (path_p)
+        *path_p = path;
+    else
+        zstr_free (&path);
     return chunk;
 }
 
@@ -322,9 +336,10 @@ s_workload (run_t *run)
         return -1;
     }
     if (ocr) {
-        zchunk_t *page = s_page ("invoice.png");
+        zchunk_t *page = s_page (run->options, &run->page_path);
         if (!page)
             return -1;
+        run->page_bytes = zchunk_size (page);
         char *encoded =
             ds_util_base64_encode (zchunk_data (page), zchunk_size (page));
         run->body = zsys_sprintf ("{\"images\": [\"%s\"]}", encoded);
@@ -1009,9 +1024,9 @@ s_limit_zmq (size_t size)
 //  Raw limit: tesseract pages/s through the C API, one engine per thread
 
 static double
-s_limit_ocr (int threads)
+s_limit_ocr (const options_t *options, int threads)
 {
-    zchunk_t *page = s_page ("invoice.png");
+    zchunk_t *page = s_page (options, NULL);
     if (!page)
         return 0;
     char *settings = strdup ("eng\n\n0");
@@ -1092,7 +1107,7 @@ s_measure_limits (run_t *run, const char *dir, int engines, limits_t *limits)
             limits->http = s_limit_http (options->connections);
     }
     else if (strncmp (options->workload, "ocr", 3) == 0)
-        limits->ocr = s_limit_ocr (engines);
+        limits->ocr = s_limit_ocr (options, engines);
 }
 
 
@@ -1213,8 +1228,10 @@ s_pipeline (options_t *options)
 {
     run_t run = {0};
     run.options = options;
-    if (s_workload (&run))
+    if (s_workload (&run)) {
+        zstr_free (&run.page_path);
         return 2;
+    }
     run.total = options->tasks + options->warmup;
     run.timings = (timing_t *) zmalloc (run.total * sizeof (timing_t));
     run.ids = zhash_new ();
@@ -1409,6 +1426,10 @@ s_pipeline (options_t *options)
     if (!run.dealer)
         json_object_set_new (report, "connections",
                              json_integer (options->connections));
+    if (run.pages)
+        json_object_set_new (report, "page",
+                             json_pack ("{s:s, s:I}", "path", run.page_path,
+                                        "bytes", (json_int_t) run.page_bytes));
     json_object_set_new (report, "steady_tasks_per_s",
                          json_real (steady_per_s));
     double steady_work = steady_per_s * (run.pages ? run.pages : 1);
@@ -1473,6 +1494,10 @@ s_pipeline (options_t *options)
         if (!run.dealer)
             printf (", %d HTTP connections", options->connections);
         printf ("\n");
+        if (run.pages)
+            printf ("page             %s (%zu bytes, the same for tesseract's "
+                    "limit)\n",
+                    run.page_path, run.page_bytes);
         printf ("tasks            %d measured (+%d warm-up), %d errors\n",
                 count, options->warmup, errors + run.refused);
         printf ("throughput       %.1f tasks/s (steady: %.1f, without the "
@@ -1553,6 +1578,7 @@ s_pipeline (options_t *options)
     zhash_destroy (&run.early);
     free (run.timings);
     zstr_free (&run.body);
+    zstr_free (&run.page_path);
     zstr_free (&run.path);
     if (rc)
         fprintf (stderr, "docusnap-bench: not every task ended in time\n");
@@ -1574,8 +1600,8 @@ s_limits (options_t *options)
     double zmq_page = s_limit_zmq (20000);
     double sqlite = s_limit_sqlite (dir);
     double http = s_limit_http (64);
-    double ocr_one = s_limit_ocr (1);
-    double ocr_all = s_limit_ocr ((int) cores);
+    double ocr_one = s_limit_ocr (options, 1);
+    double ocr_all = s_limit_ocr (options, (int) cores);
     json_t *report = json_pack (
         "{s:f, s:f, s:f, s:f, s:f, s:f, s:i}", "zmq_msgs_per_s_200b", zmq_small,
         "zmq_msgs_per_s_20kb", zmq_page, "sqlite_tasks_per_s", sqlite,
