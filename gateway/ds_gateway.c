@@ -13,6 +13,10 @@
     checked), and only after the commit are the tasks
     queued for the ventilator and the answers given: a REPLY on the front
     door, or the answer left in the request and its connection resumed.
+    One other thread, the parser, parses JSON bodies of 32 KB and more
+    (photographs in base64) while the loop goes on: it is handed the
+    suspended request and hands it back, and the loop touches the
+    request only before and after.
 
     Routes:
         POST /api/process_document, /api/process_form,
@@ -36,12 +40,13 @@
 #define SUBMIT_PREFIX "/api/process_"
 #define TASKS_PREFIX "/api/tasks/"
 #define RETRY_AFTER_S "1"
-#define GATEWAY_BATCH 512       //  submissions committed together at most
-#define GATEWAY_PENDING_MS 100  //  how old the pending count may be
-#define GATEWAY_TICK_MS 1000    //  the loop wakes at least this often
-#define GATEWAY_HTTP_ROUNDS 4   //  daemon runs per round of the loop, at most
-#define GATEWAY_LOG_IDS 8       //  task ids per ACCEPTED line, at most
-#define GATEWAY_ID_SIZE 37      //  a task id (canonical UUID) and a comma
+#define GATEWAY_BATCH 512         //  submissions committed together at most
+#define GATEWAY_PENDING_MS 100    //  how old the pending count may be
+#define GATEWAY_TICK_MS 1000      //  the loop wakes at least this often
+#define GATEWAY_HTTP_ROUNDS 4     //  daemon runs per round of the loop, at most
+#define GATEWAY_LOG_IDS 8         //  task ids per ACCEPTED line, at most
+#define GATEWAY_ID_SIZE 37        //  a task id (canonical UUID) and a comma
+#define GATEWAY_PARSE_AWAY 32768  //  JSON bodies this large: parser thread
 
 //  What each door (HTTP, ZMQ front door) has done
 
@@ -53,7 +58,8 @@ typedef struct {
 
 //  The gateway's state. One thread, the actor's, runs everything: the
 //  HTTP daemon (libmicrohttpd in external epoll mode, run from this loop),
-//  the front door, the store and the sockets
+//  the front door, the store and the sockets; the parser thread only
+//  parses the large JSON bodies it is handed
 
 typedef struct {
     struct MHD_Daemon *daemon;  //  the HTTP server
@@ -66,6 +72,8 @@ typedef struct {
     zlistx_t *answers;          //  answer_t owed when the batch commits
     zlistx_t *staged;           //  staged_t to write in the batch
     zlistx_t *announce;         //  QUEUE messages to send once committed
+    zactor_t *parser;           //  parses large JSON bodies off the loop
+    size_t parsing;             //  requests away at the parser
     bool stopping;              //  answer new submissions 503, do not wait
     size_t resumed;             //  HTTP connections resumed by the flush
     int64_t pending;            //  pending tasks, last counted plus accepted
@@ -713,10 +721,96 @@ s_end_post (gateway_t *self,
     ds_submission_t *submission = request->submission;
     if (request->post)
         s_end_part (request);
+    else if (request->body_size >= GATEWAY_PARSE_AWAY && !self->stopping) {
+        //  Parsed on the parser thread while the loop serves the others;
+        //  suspended, the request is not touched here until it is back
+        request->connection = connection;
+        request->suspended = true;
+        MHD_suspend_connection (connection);
+        zsock_send (self->parser, "sp", "PARSE", request);
+        self->parsing++;
+        return MHD_YES;
+    }
     else
         ds_submission_parse_json (
             submission, request->body ? request->body : "", request->body_size);
     return s_join_batch (self, connection, request);
+}
+
+
+//  --------------------------------------------------------------------------
+//  The parser thread: parses and checks a large JSON body (jansson's pass
+//  over a photograph in base64 is some 100 ms for 7 MB, in which the loop
+//  would answer nobody). It owns a request from PARSE until it sends it
+//  back PARSED.
+
+static void
+s_parser (zsock_t *pipe, void *args)
+{
+    (void) args;
+    zsock_signal (pipe, 0);
+    while (true) {
+        char *command = NULL;
+        void *pointer = NULL;
+        if (zsock_recv (pipe, "sp", &command, &pointer))
+            break;
+        bool parse = streq (command, "PARSE") && pointer;
+        zstr_free (&command);
+        if (!parse)
+            break;  //  $TERM
+        request_t *request = (request_t *) pointer;
+        ds_submission_parse_json (request->submission, request->body,
+                                  request->body_size);
+        zsock_send (pipe, "sp", "PARSED", request);
+    }
+}
+
+
+//  --------------------------------------------------------------------------
+//  A request is back from the parser, still suspended: into the batch, or
+//  its error left in it and its connection resumed
+
+static void
+s_parsed (gateway_t *self, request_t *request)
+{
+    self->parsing--;
+    ds_submission_t *submission = request->submission;
+    if (ds_submission_check (submission) == 0 && !self->stopping) {
+        s_http_submission (self, request);
+        return;
+    }
+    if (ds_submission_check (submission)) {
+        request->status = (unsigned int) ds_submission_status (submission);
+        request->answer =
+            s_error_json (self, &self->http, ds_submission_code (submission),
+                          ds_submission_message (submission));
+    }
+    else {
+        request->status = MHD_HTTP_SERVICE_UNAVAILABLE;
+        request->answer = s_error_json (self, &self->http, "STOPPING",
+                                        "the gateway is stopping; try again");
+    }
+    request->answered = true;
+    MHD_resume_connection (request->connection);
+    self->resumed++;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Take back what the parser has done; wait for all of it if asked
+
+static void
+s_take_parsed (gateway_t *self, bool all)
+{
+    zsock_t *pipe = zactor_sock (self->parser);
+    while (self->parsing && (all || (zsock_events (pipe) & ZMQ_POLLIN))) {
+        char *command = NULL;
+        void *pointer = NULL;
+        if (zsock_recv (pipe, "sp", &command, &pointer))
+            break;
+        zstr_free (&command);
+        s_parsed (self, (request_t *) pointer);
+    }
 }
 
 
@@ -1260,17 +1354,20 @@ ds_gateway (zsock_t *pipe, void *args)
         ds_proto_t *request = ds_proto_new (0);
         const union MHD_DaemonInfo *epoll_info =
             MHD_get_daemon_info (self.daemon, MHD_DAEMON_INFO_EPOLL_FD);
+        self.parser = zactor_new (s_parser, NULL);
+        assert (self.parser);
         zmq_pollitem_t items [] = {
             {zsock_resolve (pipe), 0, ZMQ_POLLIN, 0},
             {zsock_resolve (self.router), 0, ZMQ_POLLIN, 0},
-            {NULL, epoll_info->epoll_fd, ZMQ_POLLIN, 0}};
+            {NULL, epoll_info->epoll_fd, ZMQ_POLLIN, 0},
+            {zsock_resolve (self.parser), 0, ZMQ_POLLIN, 0}};
         while (true) {
             MHD_UNSIGNED_LONG_LONG http_timeout;
             long timeout = GATEWAY_TICK_MS;
             if (MHD_get_timeout (self.daemon, &http_timeout) == MHD_YES
                 && http_timeout < (MHD_UNSIGNED_LONG_LONG) timeout)
                 timeout = (long) http_timeout;
-            if (zmq_poll (items, 3, timeout) == -1 && zmq_errno () != EINTR)
+            if (zmq_poll (items, 4, timeout) == -1 && zmq_errno () != EINTR)
                 break;
             if (items [0].revents & ZMQ_POLLIN) {
                 char *command = zstr_recv (pipe);
@@ -1283,13 +1380,17 @@ ds_gateway (zsock_t *pipe, void *args)
                 s_gather (&self, request);
                 s_flush (&self);
             }
+            s_take_parsed (&self, false);
             s_run_http (&self);
         }
-        //  Everything taken in was answered; send what is still queued
+        //  Everything taken in was answered (what the parser still has is
+        //  answered 503); send what is still queued
         self.stopping = true;
+        s_take_parsed (&self, true);
         s_run_http (&self);
         ds_proto_destroy (&request);
         MHD_stop_daemon (self.daemon);
+        zactor_destroy (&self.parser);
         zsys_info ("ds_gateway: STOPPED accepted=%" PRIu64 " rejected=%" PRIu64
                    " (http), accepted=%" PRIu64 " rejected=%" PRIu64
                    " replies-lost=%" PRIu64 " (front door) lock-waits=%" PRIu64,

@@ -100,6 +100,19 @@ main (void)
     char *body = th_images_body (good, "{\"priority\": 12}");
     EXPECT_JSON ("/api/process_document", body, 400, "BAD_PRIORITY");
     zstr_free (&body);
+    //  Bodies of 32 KB and more are parsed on the gateway's parser thread:
+    //  the same answers
+    char *bad = (char *) zmalloc (50000);
+    strcpy (bad, "{\"images\": [\"");
+    memset (bad + strlen (bad), 'A', 40000);
+    strcat (bad, "*\"]}");
+    EXPECT_JSON ("/api/process_document", bad, 400, "BAD_BASE64");
+    free (bad);
+    const char *photo [] = {"invoice.jpg", NULL};
+    body = th_images_body (photo, "{\"priority\": 12}");
+    TH_CHECK (strlen (body) >= 32768, "a body for the parser thread");
+    EXPECT_JSON ("/api/process_document", body, 400, "BAD_PRIORITY");
+    zstr_free (&body);
 
     //  404, 405, 415, 413
     s_expect ("GET", "/api/task_status/6dd0391d-3900-4730-b329-4f392514e3fc",
@@ -147,6 +160,13 @@ main (void)
     char *task_id = th_submit (s_harness, "document", body);
     zstr_free (&body);
     json_t *status = th_wait_completed (s_harness, task_id, 60000);
+    json_decref (status);
+    zstr_free (&task_id);
+    //  and with a body the parser thread takes
+    body = th_images_body (photo, NULL);
+    task_id = th_submit (s_harness, "document", body);
+    zstr_free (&body);
+    status = th_wait_completed (s_harness, task_id, 60000);
     json_decref (status);
     zstr_free (&task_id);
 
