@@ -2,8 +2,10 @@
     test_gateway_stop - SIGTERM to the gateway under HTTP load loses no
     accepted task
 
-    64 HTTP clients submit as fast as they can, in keep-alive connections;
-    after a few hundred answers the gateway gets SIGTERM. It must exit 0;
+    64 HTTP clients submit as fast as they can, in keep-alive connections,
+    one request in four with a body large enough for the gateway's parser
+    thread; after a few hundred answers the gateway gets SIGTERM. It must
+    exit 0;
     every request it answered 202 must be a row in SQLite (the 202 comes
     after the commit), any other answer a 503 or a closed connection; and
     once the gateway is back, every accepted task completes.
@@ -15,6 +17,7 @@
 #define CLIENTS 64
 #define TERM_AFTER 300      //  answers before SIGTERM
 #define MAX_REQUESTS 20000  //  submissions at most
+#define LARGE_BODY 40000    //  bytes: over the gateway's 32 KB parse-away
 
 typedef struct {
     zchunk_t *response;
@@ -28,13 +31,16 @@ s_write (char *data, size_t size, size_t count, void *arg)
 }
 
 static void
-s_add (CURLM *multi, const char *url, struct curl_slist *headers)
+s_add (CURLM *multi,
+       const char *url,
+       struct curl_slist *headers,
+       const char *body)
 {
     client_t *client = (client_t *) zmalloc (sizeof (client_t));
     client->response = zchunk_new (NULL, 256);
     CURL *easy = curl_easy_init ();
     curl_easy_setopt (easy, CURLOPT_URL, url);
-    curl_easy_setopt (easy, CURLOPT_POSTFIELDS, "{}");
+    curl_easy_setopt (easy, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt (easy, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt (easy, CURLOPT_WRITEFUNCTION, s_write);
     curl_easy_setopt (easy, CURLOPT_WRITEDATA, client);
@@ -55,6 +61,11 @@ main (void)
     struct curl_slist *headers =
         curl_slist_append (NULL, "Content-Type: application/json");
     headers = curl_slist_append (headers, "Expect:");
+    //  An echo task with a field the gateway ignores, to make it large
+    char *large = (char *) zmalloc (LARGE_BODY + 32);
+    strcpy (large, "{\"padding\": \"");
+    memset (large + strlen (large), 'x', LARGE_BODY);
+    strcat (large, "\"}");
     CURLM *multi = curl_multi_init ();
     zlist_t *accepted = zlist_new ();
     zlist_autofree (accepted);
@@ -65,7 +76,7 @@ main (void)
     while ((inflight > 0 || !termed) && zclock_mono () < deadline) {
         //  Keep CLIENTS requests in flight until the gateway is told to stop
         while (!termed && inflight < CLIENTS && sent < MAX_REQUESTS) {
-            s_add (multi, url, headers);
+            s_add (multi, url, headers, sent % 4 == 3 ? large : "{}");
             inflight++;
             sent++;
         }
@@ -156,6 +167,7 @@ main (void)
     curl_slist_free_all (headers);
     zlist_destroy (&accepted);
     zstr_free (&url);
+    free (large);
     th_harness_destroy (&harness);
     printf ("test_gateway_stop: OK\n");
     return 0;
