@@ -452,6 +452,28 @@ s_respond_answer (struct MHD_Connection *connection,
 
 
 //  --------------------------------------------------------------------------
+//  Why an HTTP submission whose body is in may not join the batch: its
+//  checks refused it, or the gateway is stopping. Returns the answer's
+//  body and sets *status, or NULL if it may join.
+
+static json_t *
+s_refusal (gateway_t *self, ds_submission_t *submission, unsigned int *status)
+{
+    if (ds_submission_check (submission)) {
+        *status = (unsigned int) ds_submission_status (submission);
+        return s_error_json (self, &self->http, ds_submission_code (submission),
+                             ds_submission_message (submission));
+    }
+    if (self->stopping) {
+        *status = MHD_HTTP_SERVICE_UNAVAILABLE;
+        return s_error_json (self, &self->http, "STOPPING",
+                             "the gateway is stopping; try again");
+    }
+    return NULL;
+}
+
+
+//  --------------------------------------------------------------------------
 //  A valid submission: suspend its connection and add it to the batch; the
 //  flush after this round of the loop commits it, leaves the answer in the
 //  request and resumes the connection
@@ -464,16 +486,10 @@ s_join_batch (gateway_t *self,
               struct MHD_Connection *connection,
               request_t *request)
 {
-    ds_submission_t *submission = request->submission;
-    if (ds_submission_check (submission))
-        return s_error (self, connection,
-                        (unsigned int) ds_submission_status (submission),
-                        ds_submission_code (submission),
-                        ds_submission_message (submission), NULL, NULL);
-    if (self->stopping)
-        return s_error (self, connection, MHD_HTTP_SERVICE_UNAVAILABLE,
-                        "STOPPING", "the gateway is stopping; try again",
-                        MHD_HTTP_HEADER_RETRY_AFTER, RETRY_AFTER_S);
+    unsigned int status;
+    json_t *refusal = s_refusal (self, request->submission, &status);
+    if (refusal)
+        return s_respond_answer (connection, status, refusal, NULL);
     request->connection = connection;
     request->suspended = true;
     MHD_suspend_connection (connection);
@@ -774,21 +790,10 @@ static void
 s_parsed (gateway_t *self, request_t *request)
 {
     self->parsing--;
-    ds_submission_t *submission = request->submission;
-    if (ds_submission_check (submission) == 0 && !self->stopping) {
+    request->answer = s_refusal (self, request->submission, &request->status);
+    if (!request->answer) {
         s_http_submission (self, request);
         return;
-    }
-    if (ds_submission_check (submission)) {
-        request->status = (unsigned int) ds_submission_status (submission);
-        request->answer =
-            s_error_json (self, &self->http, ds_submission_code (submission),
-                          ds_submission_message (submission));
-    }
-    else {
-        request->status = MHD_HTTP_SERVICE_UNAVAILABLE;
-        request->answer = s_error_json (self, &self->http, "STOPPING",
-                                        "the gateway is stopping; try again");
     }
     request->answered = true;
     MHD_resume_connection (request->connection);
