@@ -69,8 +69,8 @@ typedef struct {
     zsock_t *dealer;             //  DEALER to the front door (--via zmq)
     int64_t *sent_at;            //  mono us each SUBMIT was sent, by request
     int pages;                   //  OCR pages per task
-    char *page_path;             //  the page's file (ocr workloads)
-    size_t page_bytes;           //  and its size
+    zchunk_t *page;              //  the page (ocr workloads), read once
+    char *page_path;             //  its file
     CURLM *multi;                //  HTTP client
     struct curl_slist *headers;  //  of every POST
     zsock_t *states;             //  SUB to the sink
@@ -336,10 +336,9 @@ s_workload (run_t *run)
         return -1;
     }
     if (ocr) {
-        zchunk_t *page = s_page (run->options, &run->page_path);
+        zchunk_t *page = run->page = s_page (run->options, &run->page_path);
         if (!page)
             return -1;
-        run->page_bytes = zchunk_size (page);
         char *encoded =
             ds_util_base64_encode (zchunk_data (page), zchunk_size (page));
         run->body = zsys_sprintf ("{\"images\": [\"%s\"]}", encoded);
@@ -348,7 +347,6 @@ s_workload (run_t *run)
         ds_proto_set_task_type (run->submit, "document");
         ds_proto_add_image (run->submit, zchunk_data (page),
                             zchunk_size (page));
-        zchunk_destroy (&page);
         run->path = strdup ("/api/process_document");
         run->pages = 1;
     }
@@ -1024,9 +1022,8 @@ s_limit_zmq (size_t size)
 //  Raw limit: tesseract pages/s through the C API, one engine per thread
 
 static double
-s_limit_ocr (const options_t *options, int threads)
+s_limit_ocr (zchunk_t *page, int threads)
 {
-    zchunk_t *page = s_page (options, NULL);
     if (!page)
         return 0;
     char *settings = strdup ("eng\n\n0");
@@ -1083,7 +1080,6 @@ s_limit_ocr (const options_t *options, int threads)
         zactor_destroy (&ocr [thread_nbr]);
     free (ocr);
     zstr_free (&settings);
-    zchunk_destroy (&page);
     return rate;
 }
 
@@ -1107,7 +1103,7 @@ s_measure_limits (run_t *run, const char *dir, int engines, limits_t *limits)
             limits->http = s_limit_http (options->connections);
     }
     else if (strncmp (options->workload, "ocr", 3) == 0)
-        limits->ocr = s_limit_ocr (options, engines);
+        limits->ocr = s_limit_ocr (run->page, engines);
 }
 
 
@@ -1230,6 +1226,7 @@ s_pipeline (options_t *options)
     run.options = options;
     if (s_workload (&run)) {
         zstr_free (&run.page_path);
+        zchunk_destroy (&run.page);
         return 2;
     }
     run.total = options->tasks + options->warmup;
@@ -1429,7 +1426,8 @@ s_pipeline (options_t *options)
     if (run.pages)
         json_object_set_new (report, "page",
                              json_pack ("{s:s, s:I}", "path", run.page_path,
-                                        "bytes", (json_int_t) run.page_bytes));
+                                        "bytes",
+                                        (json_int_t) zchunk_size (run.page)));
     json_object_set_new (report, "steady_tasks_per_s",
                          json_real (steady_per_s));
     double steady_work = steady_per_s * (run.pages ? run.pages : 1);
@@ -1497,7 +1495,7 @@ s_pipeline (options_t *options)
         if (run.pages)
             printf ("page             %s (%zu bytes, the same for tesseract's "
                     "limit)\n",
-                    run.page_path, run.page_bytes);
+                    run.page_path, zchunk_size (run.page));
         printf ("tasks            %d measured (+%d warm-up), %d errors\n",
                 count, options->warmup, errors + run.refused);
         printf ("throughput       %.1f tasks/s (steady: %.1f, without the "
@@ -1579,6 +1577,7 @@ s_pipeline (options_t *options)
     free (run.timings);
     zstr_free (&run.body);
     zstr_free (&run.page_path);
+    zchunk_destroy (&run.page);
     zstr_free (&run.path);
     if (rc)
         fprintf (stderr, "docusnap-bench: not every task ended in time\n");
@@ -1600,8 +1599,10 @@ s_limits (options_t *options)
     double zmq_page = s_limit_zmq (20000);
     double sqlite = s_limit_sqlite (dir);
     double http = s_limit_http (64);
-    double ocr_one = s_limit_ocr (options, 1);
-    double ocr_all = s_limit_ocr (options, (int) cores);
+    zchunk_t *page = s_page (options, NULL);
+    double ocr_one = s_limit_ocr (page, 1);
+    double ocr_all = s_limit_ocr (page, (int) cores);
+    zchunk_destroy (&page);
     json_t *report = json_pack (
         "{s:f, s:f, s:f, s:f, s:f, s:f, s:i}", "zmq_msgs_per_s_200b", zmq_small,
         "zmq_msgs_per_s_20kb", zmq_page, "sqlite_tasks_per_s", sqlite,
