@@ -334,18 +334,11 @@ ds_sink_test (bool verbose)
     ds_store_t *store = ds_store_new (db_path);
     assert (store);
     zchunk_t *image = zchunk_new ("x", 1);
-    assert (ds_store_insert_task (store, "task-1", "document", 5, &image, 1,
-                                  NULL, NULL)
-            == 0);
-    assert (ds_store_insert_task (store, "probe", "document", 5, &image, 1,
-                                  NULL, NULL)
-            == 0);
-    assert (ds_store_insert_task (store, "task-2", "document", 5, &image, 1,
-                                  NULL, NULL)
-            == 0);
-    assert (ds_store_insert_task (store, "task-3", "document", 5, &image, 1,
-                                  NULL, NULL)
-            == 0);
+    const char *stored [] = {"task-1", "probe", "task-2", "task-3", NULL};
+    for (const char **task_id = stored; *task_id; task_id++)
+        assert (ds_store_insert_task (store, *task_id, "document", 5, &image, 1,
+                                      NULL, NULL)
+                == 0);
     zchunk_destroy (&image);
 
     zactor_t *sink = zactor_new (ds_sink, config);

@@ -345,8 +345,8 @@ ds_util_test (bool verbose)
     assert (chunk && zchunk_size (chunk) == 4);
     assert (memcmp (zchunk_data (chunk), "hell", 4) == 0);
     zchunk_destroy (&chunk);
-    //  Every length of one to sixty bytes, with line breaks every 76
-    //  characters as MIME writes them, comes back as it went
+    //  Every length of one to sixty bytes comes back as it went, and a
+    //  limit one byte short refuses it
     unsigned char original [60];
     for (size_t byte_nbr = 0; byte_nbr < sizeof (original); byte_nbr++)
         original [byte_nbr] = (unsigned char) (byte_nbr * 37 + 11);
