@@ -41,6 +41,8 @@ typedef json_t *(ds_llm_result_fn) (json_t *reply,
 typedef struct {
     const char *name;              //  task type, e.g. "document"
     bool needs_images;             //  the task must carry images to OCR
+    bool reads_pages;              //  its images are OCR'd for it; if not,
+                                   //  they are carried and never read
     ds_extractor_fn *offline;      //  rule-based extractor
     ds_llm_data_fn *llm_data;      //  what the LLM is shown
     ds_llm_schema_fn *llm_schema;  //  what it must answer

@@ -83,5 +83,5 @@ s_llm_result (json_t *reply, ds_input_t *input, char **error)
 }
 
 const ds_strategy_t ds_strategy_document = {
-    "document",   true,        s_offline, ds_strategy_document_data,
+    "document",   true,        true, s_offline, ds_strategy_document_data,
     s_llm_schema, s_llm_result};

@@ -23,5 +23,5 @@ s_offline (ds_input_t *input, char **error)
     return json_pack ("{s:b}", "echo", true);
 }
 
-const ds_strategy_t ds_strategy_echo = {"echo", false, s_offline,
+const ds_strategy_t ds_strategy_echo = {"echo", false, false, s_offline,
                                         NULL,   NULL,  NULL};

@@ -39,6 +39,6 @@ s_llm_result (json_t *reply, ds_input_t *input, char **error)
     return ds_strategy_document_reply (reply, input, true, error);
 }
 
-const ds_strategy_t ds_strategy_form = {"form",       true,
-                                        s_offline,    ds_strategy_document_data,
-                                        s_llm_schema, s_llm_result};
+const ds_strategy_t ds_strategy_form = {
+    "form",       true,        true, s_offline, ds_strategy_document_data,
+    s_llm_schema, s_llm_result};

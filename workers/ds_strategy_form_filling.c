@@ -275,4 +275,5 @@ s_llm_result (json_t *reply, ds_input_t *input, char **error)
 }
 
 const ds_strategy_t ds_strategy_form_filling = {
-    "form_filling", false, s_offline, s_llm_data, s_llm_schema, s_llm_result};
+    "form_filling", false,        false,       s_offline,
+    s_llm_data,     s_llm_schema, s_llm_result};

@@ -517,7 +517,9 @@ s_take_task (worker_t *self)
     job->task = task;
     job->strategy = strategy;
     job->pages = json_array ();
-    job->remaining = ds_proto_images (task);
+    //  Images a strategy does not read (form filling's, echo's) are not
+    //  OCR'd: they cost a page of tesseract each and are never used
+    job->remaining = strategy->reads_pages ? ds_proto_images (task) : 0;
     job->started = zclock_mono ();
     job->generation = ++self->generation & 0xffffffff;
     self->in_flight++;
@@ -923,6 +925,7 @@ ds_worker_test (bool verbose)
     ds_config_set (config, "ocr-threads", "2");
     ds_config_set (config, "worker-id", "selftest");
     ds_config_set (config, "drain-timeout", "0");
+    ds_config_set (config, "enable-echo", "true");
     zactor_t *worker = zactor_new (ds_worker, config);
     char *status = zstr_recv (worker);
     assert (status && streq (status, "READY"));
@@ -956,10 +959,12 @@ ds_worker_test (bool verbose)
     assert (streq (ds_proto_error_code (event), "UNSUPPORTED_TYPE"));
     ds_proto_destroy (&event);
 
-    //  Form filling needs no OCR
+    //  Form filling needs no OCR: an image it carries is not read (this
+    //  one would fail OCR), and echo reads none either
     task = ds_proto_new (DS_PROTO_TASK);
     ds_proto_set_task_id (task, "filling");
     ds_proto_set_task_type (task, "form_filling");
+    ds_proto_add_image (task, "GIF89a but not really", 21);
     ds_proto_set_form (task, "{\"fields\": [\"Email\"]}");
     ds_proto_set_file_lib (task, "{\"documents\": [{\"id\": \"d1\", "
                                  "\"kv\": {\"E-mail\": \"a@b.example\"}}]}");
@@ -973,6 +978,18 @@ ds_worker_test (bool verbose)
         json_object_get (json_object_get (result, "fields"), "Email");
     assert (streq (json_string_value (json_object_get (email, "value")),
                    "a@b.example"));
+    json_decref (result);
+    ds_proto_destroy (&event);
+    task = ds_proto_new (DS_PROTO_TASK);
+    ds_proto_set_task_id (task, "echo");
+    ds_proto_set_task_type (task, "echo");
+    ds_proto_add_image (task, "GIF89a but not really", 21);
+    assert (ds_proto_send (task, ventilator) == 0);
+    ds_proto_destroy (&task);
+    event = s_next_outcome (sink);
+    assert (ds_proto_event (event) == DS_EVENT_RESULT);
+    result = json_loads (ds_proto_result (event), 0, NULL);
+    assert (json_is_true (json_object_get (result, "echo")));
     json_decref (result);
     ds_proto_destroy (&event);
 
@@ -1015,7 +1032,7 @@ ds_worker_test (bool verbose)
     uint64_t completed, failed, rejected;
     zstr_send (worker, "STATS");
     assert (zsock_recv (worker, "888", &completed, &failed, &rejected) == 0);
-    assert (failed == 2 && completed == (fixtures ? 2 : 1));
+    assert (failed == 2 && completed == (fixtures ? 3 : 2));
 
     zactor_destroy (&worker);
     ds_config_destroy (&config);
