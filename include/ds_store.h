@@ -125,9 +125,10 @@ zlistx_t *ds_store_processing (ds_store_t *self);
 //  Record that a task was dispatched for the given attempt. Returns 0/-1.
 int ds_store_set_attempts (ds_store_t *self, const char *task_id, int attempts);
 
-//  Delete ended tasks (and their images) that finished before the time.
-//  Returns how many, or -1.
-int64_t ds_store_expire (ds_store_t *self, int64_t finished_before_ms);
+//  Delete ended tasks (and their images) that finished before the time,
+//  at most max_tasks of them, in one transaction. Returns how many, or -1.
+int64_t
+ds_store_expire (ds_store_t *self, int64_t finished_before_ms, int max_tasks);
 
 //  Count tasks in a state (NULL: all). Returns -1 on error.
 int64_t ds_store_count (ds_store_t *self, const char *status);

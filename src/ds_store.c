@@ -107,8 +107,11 @@ static const char *s_statements [STMT_TOTAL] = {
     "SELECT id, type, priority, attempts, worker FROM tasks"
     " WHERE status = 'processing' ORDER BY created_at",
     "UPDATE tasks SET attempts = ?2 WHERE id = ?1 AND " GUARD,
-    "DELETE FROM tasks WHERE status NOT IN ('pending', 'processing')"
-    " AND finished_at < ?1",
+    //  Through the status index: a task that finished before the time was
+    //  created before it, so only those rows are looked at, not the table
+    "DELETE FROM tasks WHERE rowid IN (SELECT rowid FROM tasks"
+    " WHERE status IN ('completed', 'error', 'cancelled')"
+    " AND created_at < ?1 AND finished_at < ?1 LIMIT ?2)",
     "SELECT COUNT (*) FROM tasks",
     "SELECT COUNT (*) FROM tasks WHERE status = ?1",
     "BEGIN IMMEDIATE",
@@ -789,10 +792,11 @@ ds_store_set_attempts (ds_store_t *self, const char *task_id, int attempts)
 //  Delete ended tasks older than a time, with their images
 
 int64_t
-ds_store_expire (ds_store_t *self, int64_t finished_before_ms)
+ds_store_expire (ds_store_t *self, int64_t finished_before_ms, int max_tasks)
 {
     sqlite3_stmt *stmt = self->stmt [STMT_EXPIRE];
     sqlite3_bind_int64 (stmt, 1, finished_before_ms);
+    sqlite3_bind_int (stmt, 2, max_tasks);
     if (s_exec (self, stmt))
         return -1;
     return sqlite3_changes (self->db);
@@ -1000,8 +1004,11 @@ ds_store_test (bool verbose)
     assert (ds_store_cancel (store, "batch-4") == -1);
     zchunk_destroy (&images [0]);
 
-    //  Expiry removes ended tasks only, images with them
-    assert (ds_store_expire (store, ds_util_now_ms () + 1000) == 5);
+    //  Expiry removes ended tasks only, images with them, at most so many
+    //  at a time
+    assert (ds_store_expire (store, ds_util_now_ms () + 1000, 3) == 3);
+    assert (ds_store_expire (store, ds_util_now_ms () + 1000, 3) == 2);
+    assert (ds_store_expire (store, ds_util_now_ms () + 1000, 3) == 0);
     assert (ds_store_count (store, NULL) == 1);
 
     ds_store_destroy (&sink);
