@@ -123,9 +123,10 @@ typedef struct {
 //  write lock is taken only to write, not while requests are read
 
 typedef struct {
-    ds_submission_t *submission;  //  the checked submission
-    char *key;                    //  its scoped idempotency key, or NULL
-    answer_t *answer;             //  its answer (task id and 202), owed
+    ds_submission_t *submission;     //  the checked submission
+    char *key;                       //  its scoped idempotency key, or NULL
+    answer_t *answer;                //  its answer (task id and 202), owed
+    char hash [DS_STORE_HASH_SIZE];  //  its content hash, made beforehand
 } staged_t;
 
 
@@ -273,6 +274,13 @@ s_stage (gateway_t *self,
     staged->key = *key_p;
     *key_p = NULL;
     staged->answer = answer;
+    //  Hashed now: the batch's write lock is not held while SHA-256 reads
+    //  its photographs
+    ds_store_content_hash (ds_submission_images (staged->submission),
+                           ds_submission_image_count (staged->submission),
+                           ds_submission_form (staged->submission),
+                           ds_submission_file_lib (staged->submission),
+                           staged->hash);
     zlistx_add_end (self->staged, staged);
     self->pending++;
 }
@@ -297,7 +305,7 @@ s_write_staged (gateway_t *self, staged_t *staged, bool begun)
                                   ds_submission_image_count (submission),
                                   ds_submission_form (submission),
                                   ds_submission_file_lib (submission),
-                                  staged->key)
+                                  staged->key, staged->hash)
                == 0) {
         ds_proto_t *queue = ds_proto_new (DS_PROTO_QUEUE);
         ds_proto_set_task_id (queue, answer->task_id);

@@ -59,7 +59,11 @@ int ds_store_insert_task (ds_store_t *self,
                           const char *file_lib);
 
 //  The same, with an idempotency key (NULL for none): a second insert with
-//  a key already stored fails (-1) and stores nothing.
+//  a key already stored fails (-1) and stores nothing. content_hash is
+//  the inputs' ds_store_content_hash, or NULL to have it computed here: a
+//  caller that batches inserts in one write transaction computes it
+//  before the transaction begins, so that the lock is not held while
+//  SHA-256 reads the photographs.
 int ds_store_insert_keyed (ds_store_t *self,
                            const char *task_id,
                            const char *task_type,
@@ -68,7 +72,18 @@ int ds_store_insert_keyed (ds_store_t *self,
                            size_t count,
                            const char *form,
                            const char *file_lib,
-                           const char *idempotency_key);
+                           const char *idempotency_key,
+                           const char *content_hash);
+
+//  The content hash stored with a task: SHA-256 over its images, form and
+//  file library in that order, as DS_STORE_HASH_SIZE - 1 hex digits and a
+//  null into digest.
+#define DS_STORE_HASH_SIZE 65
+void ds_store_content_hash (zchunk_t **images,
+                            size_t count,
+                            const char *form,
+                            const char *file_lib,
+                            char *digest);
 
 //  The id of the task stored under an idempotency key, as a new string,
 //  or NULL if there is none.

@@ -370,7 +370,36 @@ ds_store_insert_task (ds_store_t *self,
                       const char *file_lib)
 {
     return ds_store_insert_keyed (self, task_id, task_type, priority, images,
-                                  count, form, file_lib, NULL);
+                                  count, form, file_lib, NULL, NULL);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Content hash: SHA-256 over each input in order, as hex
+
+void
+ds_store_content_hash (zchunk_t **images,
+                       size_t count,
+                       const char *form,
+                       const char *file_lib,
+                       char *digest)
+{
+    EVP_MD_CTX *context = EVP_MD_CTX_new ();
+    assert (context);
+    EVP_DigestInit_ex (context, EVP_sha256 (), NULL);
+    for (size_t image_nbr = 0; image_nbr < count; image_nbr++)
+        EVP_DigestUpdate (context, zchunk_data (images [image_nbr]),
+                          zchunk_size (images [image_nbr]));
+    if (form)
+        EVP_DigestUpdate (context, form, strlen (form));
+    if (file_lib)
+        EVP_DigestUpdate (context, file_lib, strlen (file_lib));
+    unsigned char hash [EVP_MAX_MD_SIZE];
+    unsigned int hash_size = 0;
+    EVP_DigestFinal_ex (context, hash, &hash_size);
+    EVP_MD_CTX_free (context);
+    assert (hash_size * 2 + 1 == DS_STORE_HASH_SIZE);
+    ds_util_hex (hash, hash_size, digest);
 }
 
 
@@ -386,26 +415,15 @@ ds_store_insert_keyed (ds_store_t *self,
                        size_t count,
                        const char *form,
                        const char *file_lib,
-                       const char *idempotency_key)
+                       const char *idempotency_key,
+                       const char *content_hash)
 {
     assert (self);
-    //  Content hash: SHA-256 over the hashes of each input, in order
-    EVP_MD_CTX *context = EVP_MD_CTX_new ();
-    assert (context);
-    EVP_DigestInit_ex (context, EVP_sha256 (), NULL);
-    for (size_t image_nbr = 0; image_nbr < count; image_nbr++)
-        EVP_DigestUpdate (context, zchunk_data (images [image_nbr]),
-                          zchunk_size (images [image_nbr]));
-    if (form)
-        EVP_DigestUpdate (context, form, strlen (form));
-    if (file_lib)
-        EVP_DigestUpdate (context, file_lib, strlen (file_lib));
-    unsigned char hash [EVP_MAX_MD_SIZE];
-    unsigned int hash_size = 0;
-    EVP_DigestFinal_ex (context, hash, &hash_size);
-    EVP_MD_CTX_free (context);
-    char digest [2 * EVP_MAX_MD_SIZE + 1];
-    ds_util_hex (hash, hash_size, digest);
+    char digest [DS_STORE_HASH_SIZE];
+    if (!content_hash) {
+        ds_store_content_hash (images, count, form, file_lib, digest);
+        content_hash = digest;
+    }
 
     //  Its own transaction, or a savepoint in the caller's batch
     bool nested = !sqlite3_get_autocommit (self->db);
@@ -416,7 +434,7 @@ ds_store_insert_keyed (ds_store_t *self,
     sqlite3_bind_text (stmt, 2, task_type, -1, SQLITE_STATIC);
     sqlite3_bind_int (stmt, 3, priority);
     sqlite3_bind_int64 (stmt, 4, ds_util_now_ms ());
-    sqlite3_bind_text (stmt, 5, digest, -1, SQLITE_STATIC);
+    sqlite3_bind_text (stmt, 5, content_hash, -1, SQLITE_STATIC);
     s_bind_text (stmt, 6, form);
     s_bind_text (stmt, 7, file_lib);
     s_bind_text (stmt, 8, idempotency_key);
@@ -967,10 +985,10 @@ ds_store_test (bool verbose)
     //  Idempotency keys: a second task with the same key is refused
     images [0] = zchunk_new ("k", 1);
     assert (ds_store_insert_keyed (store, "keyed", "document", 5, images, 1,
-                                   NULL, NULL, "client-7/req-1")
+                                   NULL, NULL, "client-7/req-1", NULL)
             == 0);
     assert (ds_store_insert_keyed (store, "keyed-2", "document", 5, images, 1,
-                                   NULL, NULL, "client-7/req-1")
+                                   NULL, NULL, "client-7/req-1", NULL)
             == -1);
     zchunk_destroy (&images [0]);
     char *found = ds_store_task_by_key (store, "client-7/req-1");
@@ -984,15 +1002,36 @@ ds_store_test (bool verbose)
     images [0] = zchunk_new ("b", 1);
     assert (ds_store_begin (store) == 0);
     assert (ds_store_insert_keyed (store, "batch-1", "document", 5, images, 1,
-                                   NULL, NULL, "batch/1")
+                                   NULL, NULL, "batch/1", NULL)
             == 0);
     assert (ds_store_insert_keyed (store, "batch-2", "document", 5, images, 1,
-                                   NULL, NULL, "batch/1")
+                                   NULL, NULL, "batch/1", NULL)
             == -1);
+    //  A hash made before the batch began is stored as given; without
+    //  one the store makes the same
+    char given [DS_STORE_HASH_SIZE], made [DS_STORE_HASH_SIZE];
+    zchunk_t *other = zchunk_new ("other", 5);
+    ds_store_content_hash (&other, 1, NULL, NULL, given);
+    zchunk_destroy (&other);
+    assert (strlen (given) == DS_STORE_HASH_SIZE - 1);
     assert (ds_store_insert_keyed (store, "batch-3", "document", 5, images, 1,
-                                   NULL, NULL, NULL)
+                                   NULL, NULL, NULL, given)
             == 0);
     assert (ds_store_commit (store) == 0);
+    ds_store_content_hash (images, 1, NULL, NULL, made);
+    assert (!streq (made, given));
+    sqlite3_stmt *hashes;
+    assert (sqlite3_prepare_v2 (
+                store->db,
+                "SELECT id, content_hash FROM tasks WHERE id LIKE 'batch-%'"
+                " ORDER BY id",
+                -1, &hashes, NULL)
+            == SQLITE_OK);
+    assert (sqlite3_step (hashes) == SQLITE_ROW);
+    assert (streq ((const char *) sqlite3_column_text (hashes, 1), made));
+    assert (sqlite3_step (hashes) == SQLITE_ROW);
+    assert (streq ((const char *) sqlite3_column_text (hashes, 1), given));
+    sqlite3_finalize (hashes);
     assert (ds_store_cancel (store, "batch-1") == 1);
     assert (ds_store_cancel (store, "batch-2") == -1);
     assert (ds_store_cancel (store, "batch-3") == 1);
