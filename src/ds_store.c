@@ -807,7 +807,8 @@ ds_store_set_attempts (ds_store_t *self, const char *task_id, int attempts)
 
 
 //  --------------------------------------------------------------------------
-//  Delete ended tasks older than a time, with their images
+//  Delete ended tasks older than a time, with their images, at most
+//  max_tasks of them: one transaction, its write lock held briefly
 
 int64_t
 ds_store_expire (ds_store_t *self, int64_t finished_before_ms, int max_tasks)
