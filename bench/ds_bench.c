@@ -657,9 +657,7 @@ s_recheck (run_t *run, const char *base_url)
                                 zchunk_size (response), 0, NULL);
                 const char *status =
                     json_string_value (json_object_get (json, "status"));
-                if (status
-                    && (streq (status, "completed") || streq (status, "error")
-                        || streq (status, "cancelled"))) {
+                if (ds_util_is_terminal (status)) {
                     timing->ended = s_now_us ();
                     timing->error = !streq (status, "completed");
                     run->ended++;

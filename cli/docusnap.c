@@ -13,7 +13,8 @@
 
 #define UP_STOP_TIMEOUT_MS 40000  //  SIGTERM to SIGKILL
 #define UP_SUPERVISE_MS 100       //  how often to look for dead services
-#define WAIT_POLL_MS 250          //  status polling interval
+#define WAIT_RETRY_MS 250         //  pause after a failed status request
+#define WAIT_STEP_S 1             //  each status request waits this long
 #define HTTP_TIMEOUT_S 120
 
 static char *s_bin_dir = NULL;
@@ -168,12 +169,17 @@ s_print_json (const char *text)
 
 
 //  --------------------------------------------------------------------------
-//  GET the status; returns the HTTP status and the body
+//  GET the status, waiting up to wait_s seconds for the task to end;
+//  returns the HTTP status and the body
 
 static long
-s_get_status (const char *base_url, const char *task_id, char **response)
+s_get_status (const char *base_url,
+              const char *task_id,
+              int wait_s,
+              char **response)
 {
-    char *url = zsys_sprintf ("%s/api/task_status/%s", base_url, task_id);
+    char *url = zsys_sprintf ("%s/api/task_status/%s?wait=%d", base_url,
+                              task_id, wait_s);
     long status = s_http ("GET", url, NULL, response);
     zstr_free (&url);
     return status;
@@ -188,7 +194,7 @@ s_status (ds_config_t *config, const char *task_id)
 {
     char *response = NULL;
     long status =
-        s_get_status (ds_config_get (config, "url"), task_id, &response);
+        s_get_status (ds_config_get (config, "url"), task_id, 0, &response);
     s_print_json (response);
     zstr_free (&response);
     return status == 200 ? 0 : 1;
@@ -269,7 +275,8 @@ s_submit (ds_config_t *config, zlist_t *paths)
         return 0;
     }
     zstr_free (&response);
-    //  Wait for a terminal state, showing progress on a terminal
+    //  Wait for a terminal state, showing progress on a terminal: each
+    //  request is answered when the task ends, or after WAIT_STEP_S
     bool tty = isatty (STDERR_FILENO);
     int64_t deadline =
         zclock_mono () + ds_config_int (config, "timeout") * 1000;
@@ -277,20 +284,18 @@ s_submit (ds_config_t *config, zlist_t *paths)
     int exit_code = 1;
     char *last = strdup ("");
     while (!zsys_interrupted) {
-        status = s_get_status (base_url, task_id, &response);
+        status = s_get_status (base_url, task_id, WAIT_STEP_S, &response);
         json_t *value = status == 200 ? json_loads (response, 0, NULL) : NULL;
         const char *state =
             json_string_value (json_object_get (value, "status"));
-        if (state && !streq (state, last)) {
+        if (state) {
             if (tty)
                 fprintf (stderr, "\r%s: %-12s %5.1f s", task_id, state,
                          (zclock_mono () - start) / 1000.0);
             zstr_free (&last);
             last = strdup (state);
         }
-        bool done = state
-                    && (streq (state, "completed") || streq (state, "error")
-                        || streq (state, "cancelled"));
+        bool done = ds_util_is_terminal (state);
         json_decref (value);
         if (done || status == 404 || zclock_mono () > deadline) {
             if (tty)
@@ -305,7 +310,8 @@ s_submit (ds_config_t *config, zlist_t *paths)
             break;
         }
         zstr_free (&response);
-        zclock_sleep (WAIT_POLL_MS);
+        if (status != 200)
+            zclock_sleep (WAIT_RETRY_MS);  //  the gateway is not answering
     }
     zstr_free (&last);
     zstr_free (&task_id);

@@ -13,6 +13,10 @@
     checked), and only after the commit are the tasks
     queued for the ventilator and the answers given: a REPLY on the front
     door, or the answer left in the request and its connection resumed.
+    A status request that asks to wait suspends its connection too: the
+    gateway subscribes to the task's id on the sink's publish socket and
+    answers when a terminal STATE comes (or a read of the store, every
+    few seconds, finds the task ended), or when the wait is over.
     One other thread, the parser, parses JSON bodies of 32 KB and more
     (photographs in base64) while the loop goes on: it is handed the
     suspended request and hands it back, and the loop touches the
@@ -22,6 +26,8 @@
         POST /api/process_document, /api/process_form,
              /api/process_form_filling   -> 202 {"task_id", "status"}
         GET  /api/task_status/{task_id}  -> 200 status, or 404
+             ?wait=SECONDS: answered when the task ends, or at the latest
+             after SECONDS (at most 60), with its status then
         DELETE /api/tasks/{task_id}      -> 200, 404 or 409
         GET  /healthz                    -> 200 {"status": "ok", ...}
     Every error is {"error": {"code", "message"}} with its HTTP status.
@@ -47,6 +53,8 @@
 #define GATEWAY_LOG_IDS 8         //  task ids per ACCEPTED line, at most
 #define GATEWAY_ID_SIZE 37        //  a task id (canonical UUID) and a comma
 #define GATEWAY_PARSE_AWAY 32768  //  JSON bodies this large: parser thread
+#define GATEWAY_MAX_WAIT_S 60     //  a status request waits this long at most
+#define GATEWAY_RECHECK_MS 5000   //  a waiting request reads the store again
 
 //  What each door (HTTP, ZMQ front door) has done
 
@@ -67,6 +75,11 @@ typedef struct {
     ds_store_t *store;          //  task store connection
     zsock_t *queue;             //  PUSH to the ventilator: QUEUE
     zsock_t *events;            //  PUSH to the sink: CANCELLED
+    zsock_t *states;            //  SUB to the sink: STATEs of waited tasks
+    ds_proto_t *state;          //  a STATE received
+    zhashx_t *waiting;          //  task id -> zlistx_t of request_t waiting
+    size_t waiters;             //  requests waiting, in all
+    int64_t wake_at;            //  mono ms of the next deadline, 0 for none
     door_t http;                //  what HTTP did
     door_t front;               //  what the front door did
     zlistx_t *answers;          //  answer_t owed when the batch commits
@@ -104,6 +117,11 @@ typedef struct {
     unsigned int status;                //  the answer's HTTP status
     json_t *answer;                     //  the answer's body
     char *task_id;                      //  the accepted task, or NULL
+    char *wait_id;                      //  status wait: the task, or NULL
+    void *wait_handle;                  //  its place in the task's waiters
+    int64_t wait_until;                 //  mono ms: answer as it is then
+    int64_t recheck_at;                 //  mono ms: read the store again
+    bool bodiless;                      //  not a POST: routed once complete
 } request_t;
 
 //  An answer owed when the batch commits: to a front door client, or to a
@@ -575,6 +593,141 @@ s_post_iterator (void *cls,
 
 
 //  --------------------------------------------------------------------------
+//  Status requests that wait for their task to end. Each waits in the list
+//  of its task id; the gateway is subscribed to the ids that have a list.
+
+//  Note the earliest time the loop must check the waiters
+
+static void
+s_wake_at (gateway_t *self, int64_t when)
+{
+    if (!self->wake_at || when < self->wake_at)
+        self->wake_at = when;
+}
+
+//  Suspend a status request until its task ends or wait_s pass
+
+static void
+s_wait_begin (gateway_t *self,
+              request_t *request,
+              struct MHD_Connection *connection,
+              const char *task_id,
+              int wait_s)
+{
+    int64_t now = zclock_mono ();
+    request->wait_id = strdup (task_id);
+    request->wait_until = now + (int64_t) wait_s * 1000;
+    request->recheck_at = now + GATEWAY_RECHECK_MS;
+    zlistx_t *list = (zlistx_t *) zhashx_lookup (self->waiting, task_id);
+    if (!list) {
+        list = zlistx_new ();
+        zhashx_insert (self->waiting, task_id, list);
+        zsock_set_subscribe (self->states, task_id);
+    }
+    request->wait_handle = zlistx_add_end (list, request);
+    self->waiters++;
+    s_wake_at (self, request->wait_until < request->recheck_at
+                         ? request->wait_until
+                         : request->recheck_at);
+    request->connection = connection;
+    request->suspended = true;
+    MHD_suspend_connection (connection);
+}
+
+//  Take a request off its task's list (the last one unsubscribes)
+
+static void
+s_wait_end (gateway_t *self, request_t *request)
+{
+    zlistx_t *list =
+        (zlistx_t *) zhashx_lookup (self->waiting, request->wait_id);
+    assert (list);
+    zlistx_delete (list, request->wait_handle);
+    if (zlistx_size (list) == 0) {
+        zsock_set_unsubscribe (self->states, request->wait_id);
+        zhashx_delete (self->waiting, request->wait_id);
+    }
+    self->waiters--;
+    zstr_free (&request->wait_id);
+}
+
+//  Answer a waiting request with its task's status as the store has it now
+
+static void
+s_wait_answer (gateway_t *self, request_t *request)
+{
+    request->answer =
+        s_status_json (self, &self->http, request->wait_id, &request->status);
+    s_wait_end (self, request);
+    request->answered = true;
+    MHD_resume_connection (request->connection);
+    self->resumed++;
+}
+
+//  A task ended: answer every request waiting for it
+
+static void
+s_wait_ended (gateway_t *self, const char *task_id)
+{
+    zlistx_t *list;
+    while ((list = (zlistx_t *) zhashx_lookup (self->waiting, task_id)))
+        s_wait_answer (self, (request_t *) zlistx_first (list));
+}
+
+//  Answer the requests whose wait is over and those whose task the store
+//  says has ended (a STATE sent before the subscription reached the sink
+//  never comes); with all, answer every one (the gateway is stopping)
+
+static void
+s_wait_check (gateway_t *self, bool all)
+{
+    int64_t now = zclock_mono ();
+    self->wake_at = 0;
+    zlistx_t *due = zlistx_new ();
+    zlistx_t *list = (zlistx_t *) zhashx_first (self->waiting);
+    for (; list; list = (zlistx_t *) zhashx_next (self->waiting)) {
+        request_t *request = (request_t *) zlistx_first (list);
+        for (; request; request = (request_t *) zlistx_next (list)) {
+            if (!all && now >= request->recheck_at
+                && now < request->wait_until) {
+                char *state = ds_store_task_state (
+                    self->store, request->wait_id, NULL, NULL);
+                if (state && !ds_util_is_terminal (state))
+                    request->recheck_at = now + GATEWAY_RECHECK_MS;
+                else
+                    request->wait_until = now;
+                zstr_free (&state);
+            }
+            if (all || now >= request->wait_until)
+                zlistx_add_end (due, request);
+            else
+                s_wake_at (self, request->wait_until < request->recheck_at
+                                     ? request->wait_until
+                                     : request->recheck_at);
+        }
+    }
+    request_t *request;
+    while ((request = (request_t *) zlistx_detach (due, NULL)))
+        s_wait_answer (self, request);
+    zlistx_destroy (&due);
+}
+
+//  Take in the STATEs of waited tasks; the terminal ones answer them
+
+static void
+s_states (gateway_t *self)
+{
+    zmsg_t *msg;
+    while ((msg = zmsg_recv (self->states))) {  //  rcvtimeo is 0
+        if (ds_proto_decode_msg (self->state, msg, DS_PROTO_STATE) == 0
+            && ds_util_is_terminal (ds_proto_status (self->state)))
+            s_wait_ended (self, ds_proto_task_id (self->state));
+        zmsg_destroy (&msg);
+    }
+}
+
+
+//  --------------------------------------------------------------------------
 //  Free a request when its connection is done with it
 
 static void
@@ -583,12 +736,14 @@ s_request_completed (void *cls,
                      void **req_cls,
                      enum MHD_RequestTerminationCode code)
 {
-    (void) cls;
+    gateway_t *self = (gateway_t *) cls;
     (void) connection;
     (void) code;
     request_t *request = (request_t *) *req_cls;
     if (!request)
         return;
+    if (request->wait_id)
+        s_wait_end (self, request);
     if (request->post)
         MHD_destroy_post_processor (request->post);
     ds_submission_destroy (&request->submission);
@@ -596,6 +751,7 @@ s_request_completed (void *cls,
     zstr_free (&request->part_name);
     json_decref (request->answer);
     zstr_free (&request->task_id);
+    assert (!request->wait_id);
     free (request->body);
     free (request);
     *req_cls = NULL;
@@ -603,16 +759,57 @@ s_request_completed (void *cls,
 
 
 //  --------------------------------------------------------------------------
-//  GET /api/task_status/{task_id}
+//  The wait a status request asks for: ?wait=SECONDS, a whole number from
+//  0 to GATEWAY_MAX_WAIT_S. Returns 0 and sets *wait_s (0 if not asked),
+//  or -1 if the argument is not such a number.
+
+static int
+s_wait_arg (struct MHD_Connection *connection, int *wait_s)
+{
+    const char *text =
+        MHD_lookup_connection_value (connection, MHD_GET_ARGUMENT_KIND, "wait");
+    *wait_s = 0;
+    if (!text)
+        return 0;
+    size_t length = strlen (text);
+    if (length == 0 || length > 2 || strspn (text, "0123456789") != length
+        || atoi (text) > GATEWAY_MAX_WAIT_S)
+        return -1;
+    *wait_s = atoi (text);
+    return 0;
+}
+
+
+//  --------------------------------------------------------------------------
+//  GET /api/task_status/{task_id}[?wait=SECONDS]: the status now, or once
+//  the task has ended or the wait is over
 
 static enum MHD_Result
 s_status (gateway_t *self,
           struct MHD_Connection *connection,
-          const char *task_id)
+          const char *task_id,
+          void **req_cls)
 {
+    int wait_s;
+    if (s_wait_arg (connection, &wait_s)) {
+        char message [96];
+        snprintf (message, sizeof (message),
+                  "wait must be a whole number of seconds from 0 to %d",
+                  GATEWAY_MAX_WAIT_S);
+        return s_error (self, connection, MHD_HTTP_BAD_REQUEST, "BAD_WAIT",
+                        message, NULL, NULL);
+    }
     unsigned int status;
     json_t *body = s_status_json (self, &self->http, task_id, &status);
-    return s_respond (connection, status, body, NULL, NULL);
+    if (wait_s == 0 || status != MHD_HTTP_OK || self->stopping
+        || ds_util_is_terminal (
+            json_string_value (json_object_get (body, "status"))))
+        return s_respond (connection, status, body, NULL, NULL);
+    json_decref (body);
+    request_t *request = (request_t *) *req_cls;
+    assert (request && request->bodiless);
+    s_wait_begin (self, request, connection, task_id, wait_s);
+    return MHD_YES;
 }
 
 
@@ -845,7 +1042,7 @@ s_handle (void *cls,
     request_t *request = (request_t *) *req_cls;
     if (request && request->suspended)
         return s_answered (connection, request);
-    if (request) {
+    if (request && !request->bodiless) {
         if (*upload_data_size) {
             s_take_body (self, request, upload_data, *upload_data_size);
             *upload_data_size = 0;
@@ -856,7 +1053,23 @@ s_handle (void *cls,
     bool get = streq (method, MHD_HTTP_METHOD_GET)
                || streq (method, MHD_HTTP_METHOD_HEAD);
     bool post = streq (method, MHD_HTTP_METHOD_POST);
-    if (self->verbose)
+    if (!request && !post) {
+        //  Answered in a later call, once the request is complete: an
+        //  answer in the first call, before libmicrohttpd knows that no
+        //  body follows, closes the connection (no keep-alive)
+        if (self->verbose)
+            zsys_debug ("ds_gateway: REQUEST method=%s url=%.100s", method,
+                        url);
+        request = (request_t *) zmalloc (sizeof (request_t));
+        request->bodiless = true;
+        *req_cls = request;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        *upload_data_size = 0;  //  a body where none belongs: not read
+        return MHD_YES;
+    }
+    if (self->verbose && post)
         zsys_debug ("ds_gateway: REQUEST method=%s url=%.100s", method, url);
 
     if (streq (url, "/healthz")) {
@@ -866,9 +1079,10 @@ s_handle (void *cls,
                             MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
         return s_respond (
             connection, MHD_HTTP_OK,
-            json_pack ("{s:s, s:s, s:I}", "status", "ok", "version",
+            json_pack ("{s:s, s:s, s:I, s:I}", "status", "ok", "version",
                        DS_VERSION_STRING, "pending",
-                       (json_int_t) ds_store_count (self->store, "pending")),
+                       (json_int_t) ds_store_count (self->store, "pending"),
+                       "waiting", (json_int_t) self->waiters),
             NULL, NULL);
     }
     if (strncmp (url, STATUS_PREFIX, strlen (STATUS_PREFIX)) == 0) {
@@ -876,14 +1090,15 @@ s_handle (void *cls,
             return s_error (self, connection, MHD_HTTP_METHOD_NOT_ALLOWED,
                             "METHOD_NOT_ALLOWED", "use GET",
                             MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
-        return s_status (self, connection, url + strlen (STATUS_PREFIX));
+        return s_status (self, connection, url + strlen (STATUS_PREFIX),
+                         req_cls);
     }
     if (strncmp (url, TASKS_PREFIX, strlen (TASKS_PREFIX)) == 0) {
         const char *task_id = url + strlen (TASKS_PREFIX);
         if (streq (method, MHD_HTTP_METHOD_DELETE))
             return s_cancel (self, connection, task_id);
         if (get)
-            return s_status (self, connection, task_id);
+            return s_status (self, connection, task_id, req_cls);
         return s_error (self, connection, MHD_HTTP_METHOD_NOT_ALLOWED,
                         "METHOD_NOT_ALLOWED", "use GET or DELETE",
                         MHD_HTTP_HEADER_ALLOW, "GET, HEAD, DELETE");
@@ -937,7 +1152,7 @@ s_start_http (gateway_t *self, ds_config_t *config)
     self->daemon = MHD_start_daemon (
         flags, port, NULL, NULL, s_handle, self, MHD_OPTION_SOCK_ADDR,
         (struct sockaddr *) &address, MHD_OPTION_NOTIFY_COMPLETED,
-        s_request_completed, NULL, MHD_OPTION_CONNECTION_LIMIT,
+        s_request_completed, self, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned int) GATEWAY_CONNECTION_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned int) GATEWAY_CONNECTION_TIMEOUT, MHD_OPTION_END);
     return self->daemon ? 0 : -1;
@@ -959,13 +1174,18 @@ s_open (gateway_t *self,
         ds_store_set_durable (self->store, true);
     self->queue = zsock_new (ZMQ_PUSH);
     self->events = zsock_new (ZMQ_PUSH);
-    assert (self->queue && self->events);
+    self->states = zsock_new (ZMQ_SUB);
+    assert (self->queue && self->events && self->states);
     zsock_set_sndhwm (self->queue, GATEWAY_SNDHWM);
+    zsock_set_maxmsgsize (self->states, DS_PROTO_MAX_FRAME);
+    zsock_set_rcvtimeo (self->states, 0);
     if (!self->store
         || ds_curve_connect (curve, self->queue,
                              ds_config_get (config, "queue-endpoint"))
         || ds_curve_connect (curve, self->events,
-                             ds_config_get (config, "events-endpoint")))
+                             ds_config_get (config, "events-endpoint"))
+        || ds_curve_connect (curve, self->states,
+                             ds_config_get (config, "publish-endpoint")))
         return -1;
     return 0;
 }
@@ -983,6 +1203,7 @@ s_close (gateway_t *self)
     if (self->events)
         zsock_set_linger (self->events, 1000);
     zsock_destroy (&self->events);
+    zsock_destroy (&self->states);
     ds_store_destroy (&self->store);
 }
 
@@ -1325,6 +1546,10 @@ ds_gateway (zsock_t *pipe, void *args)
     self.answers = zlistx_new ();
     self.staged = zlistx_new ();
     self.announce = zlistx_new ();
+    self.waiting = zhashx_new ();
+    zhashx_set_destructor (self.waiting,
+                           (zhashx_destructor_fn *) zlistx_destroy);
+    self.state = ds_proto_new (0);
     ds_curve_t *curve = ds_service_curve (pipe, config, "ds_gateway");
     int open_rc = curve ? s_open (&self, config, curve, db_path) : -1;
     bool started = false;
@@ -1332,7 +1557,8 @@ ds_gateway (zsock_t *pipe, void *args)
         ;  //  FAILED sent
     else if (open_rc)
         ds_service_failed (pipe, "cannot open the database, or bad "
-                                 "queue-endpoint or events-endpoint");
+                                 "queue-endpoint, events-endpoint or "
+                                 "publish-endpoint");
     else if (*front_endpoint
              && ds_curve_bind (curve, self.router, front_endpoint) < 0) {
         char *reason = zsys_sprintf ("cannot bind %s: %s", front_endpoint,
@@ -1358,8 +1584,9 @@ ds_gateway (zsock_t *pipe, void *args)
             "front=%s", *front_endpoint ? zsock_endpoint (self.router) : "");
         const char *lines [] = {line, front_line, NULL};
         ds_service_ready (pipe, lines);
-        zsys_info ("ds_gateway: STARTED db=%s %s %s queue=%s", db_path, line,
-                   front_line, queue_endpoint);
+        zsys_info ("ds_gateway: STARTED db=%s %s %s queue=%s publish=%s",
+                   db_path, line, front_line, queue_endpoint,
+                   ds_config_get (config, "publish-endpoint"));
         zstr_free (&line);
         zstr_free (&front_line);
         //  One loop: the daemon's epoll descriptor, the front door and the
@@ -1373,14 +1600,20 @@ ds_gateway (zsock_t *pipe, void *args)
             {zsock_resolve (pipe), 0, ZMQ_POLLIN, 0},
             {zsock_resolve (self.router), 0, ZMQ_POLLIN, 0},
             {NULL, epoll_info->epoll_fd, ZMQ_POLLIN, 0},
-            {zsock_resolve (self.parser), 0, ZMQ_POLLIN, 0}};
+            {zsock_resolve (self.parser), 0, ZMQ_POLLIN, 0},
+            {zsock_resolve (self.states), 0, ZMQ_POLLIN, 0}};
         while (true) {
             MHD_UNSIGNED_LONG_LONG http_timeout;
             long timeout = GATEWAY_TICK_MS;
             if (MHD_get_timeout (self.daemon, &http_timeout) == MHD_YES
                 && http_timeout < (MHD_UNSIGNED_LONG_LONG) timeout)
                 timeout = (long) http_timeout;
-            if (zmq_poll (items, 4, timeout) == -1 && zmq_errno () != EINTR)
+            if (self.wake_at) {
+                int64_t until = self.wake_at - zclock_mono ();
+                if (until < timeout)
+                    timeout = until > 0 ? (long) until : 0;
+            }
+            if (zmq_poll (items, 5, timeout) == -1 && zmq_errno () != EINTR)
                 break;
             if (items [0].revents & ZMQ_POLLIN) {
                 char *command = zstr_recv (pipe);
@@ -1393,13 +1626,19 @@ ds_gateway (zsock_t *pipe, void *args)
                 s_gather (&self, request);
                 s_flush (&self);
             }
+            if (items [4].revents & ZMQ_POLLIN)
+                s_states (&self);
+            if (self.wake_at && zclock_mono () >= self.wake_at)
+                s_wait_check (&self, false);
             s_take_parsed (&self, false);
             s_run_http (&self);
         }
         //  Everything taken in was answered (what the parser still has is
-        //  answered 503); send what is still queued
+        //  answered 503, status requests still waiting with the status as
+        //  it is); send what is still queued
         self.stopping = true;
         s_take_parsed (&self, true);
+        s_wait_check (&self, true);
         s_run_http (&self);
         ds_proto_destroy (&request);
         MHD_stop_daemon (self.daemon);
@@ -1415,6 +1654,9 @@ ds_gateway (zsock_t *pipe, void *args)
     zlistx_destroy (&self.answers);
     zlistx_destroy (&self.staged);
     zlistx_destroy (&self.announce);
+    assert (self.waiters == 0);
+    zhashx_destroy (&self.waiting);
+    ds_proto_destroy (&self.state);
     s_close (&self);
     ds_curve_destroy (&curve);
     zstr_free (&db_path);

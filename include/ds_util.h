@@ -26,6 +26,9 @@ char *ds_util_uuid (void);
 //  True if text is a canonical UUID (36 chars, hex and dashes).
 bool ds_util_is_uuid (const char *text);
 
+//  True if status is a terminal task status: completed, error, cancelled.
+bool ds_util_is_terminal (const char *status);
+
 //  Decode base64 (standard alphabet, padding optional, white space and
 //  a data: URL prefix allowed). Returns a new chunk the caller owns, or
 //  NULL if the text is not valid base64 or decodes to more than limit.

@@ -51,9 +51,11 @@ static const option_t s_options [] = {
      DS_ROLE_WORKER | DS_ROLE_SINK | DS_ROLE_VENTILATOR | DS_ROLE_GATEWAY,
      OPT_STRING, "tcp://127.0.0.1:5562", 0, 0,
      "sink binds; workers, ventilator, gateway connect: events (EVENT)"},
-    {"publish-endpoint", DS_ROLE_SINK | DS_ROLE_VENTILATOR | DS_ROLE_WORKER,
+    {"publish-endpoint",
+     DS_ROLE_SINK | DS_ROLE_VENTILATOR | DS_ROLE_WORKER | DS_ROLE_GATEWAY,
      OPT_STRING, "tcp://127.0.0.1:5563", 0, 0,
-     "sink binds PUB; ventilator, workers, clients subscribe (STATE)"},
+     "sink binds PUB; ventilator, workers, gateway, clients subscribe "
+     "(STATE)"},
     {"ready-file", DS_ROLE_SERVICES, OPT_STRING, "", 0, 0,
      "once bound, write the resolved endpoints to this file"},
     {"front-endpoint", DS_ROLE_GATEWAY, OPT_STRING, "tcp://127.0.0.1:5564", 0,

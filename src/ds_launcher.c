@@ -321,6 +321,7 @@ ds_launcher_start (ds_launcher_t *self, int workers)
 
     service_t *gateway = s_define (self, "gateway", "gateway");
     s_arg (gateway, "--events-endpoint=%s", events);
+    s_arg (gateway, "--publish-endpoint=%s", publish);
     s_arg (gateway, "--queue-endpoint=%s", queue);
     s_arg (gateway, "--front-endpoint=%s", internal);
     if (s_start (self, gateway))

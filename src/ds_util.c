@@ -116,6 +116,18 @@ ds_util_is_uuid (const char *text)
 
 
 //  --------------------------------------------------------------------------
+//  True if status is a terminal task status
+
+bool
+ds_util_is_terminal (const char *status)
+{
+    return status
+           && (streq (status, "completed") || streq (status, "error")
+               || streq (status, "cancelled"));
+}
+
+
+//  --------------------------------------------------------------------------
 //  White space that base64 text may hold (line breaks of MIME and PEM):
 //  the C locale's isspace, without a call per character
 
@@ -310,6 +322,11 @@ ds_util_test (bool verbose)
     assert (!ds_util_is_uuid ("1b4e28ba-2fa1-11d2-883f-0016d3cca42"));
     assert (!ds_util_is_uuid ("1b4e28ba+2fa1-11d2-883f-0016d3cca427"));
     assert (!ds_util_is_uuid ("../../etc/passwd"));
+    assert (ds_util_is_terminal ("completed") && ds_util_is_terminal ("error")
+            && ds_util_is_terminal ("cancelled"));
+    assert (
+        !ds_util_is_terminal ("pending") && !ds_util_is_terminal ("processing")
+        && !ds_util_is_terminal ("complete") && !ds_util_is_terminal (NULL));
 
     zchunk_t *chunk = ds_util_base64_decode ("aGVsbG8gd29ybGQ=", 16, 100);
     assert (chunk && zchunk_size (chunk) == 11);

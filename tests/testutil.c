@@ -256,18 +256,22 @@ th_http_multipart (const char *url,
 
 
 //  --------------------------------------------------------------------------
-//  Poll until terminal
+//  Wait until terminal, or timeout_ms
 
 json_t *
 th_wait_terminal (th_harness_t *self, const char *task_id, int64_t timeout_ms)
 {
-    char *url =
-        zsys_sprintf ("%s/api/task_status/%s", th_harness_url (self), task_id);
+    //  The gateway answers a waiting status request when the task ends
     int64_t deadline = zclock_mono () + timeout_ms;
     json_t *status = NULL;
-    while (zclock_mono () < deadline) {
+    int64_t remaining;
+    while ((remaining = deadline - zclock_mono ()) > 0) {
+        int64_t wait_s = remaining >= 30000 ? 30 : (remaining + 999) / 1000;
+        char *url = zsys_sprintf ("%s/api/task_status/%s?wait=%d",
+                                  th_harness_url (self), task_id, (int) wait_s);
         char *response = NULL;
         long code = th_http ("GET", url, NULL, NULL, 0, &response);
+        zstr_free (&url);
         TH_CHECK (code == 200, "status of %s: HTTP %ld %s", task_id, code,
                   response);
         status = json_loads (response, 0, NULL);
@@ -275,14 +279,11 @@ th_wait_terminal (th_harness_t *self, const char *task_id, int64_t timeout_ms)
         const char *state =
             json_string_value (json_object_get (status, "status"));
         TH_CHECK (state, "status has no state");
-        if (streq (state, "completed") || streq (state, "error")
-            || streq (state, "cancelled"))
+        if (ds_util_is_terminal (state))
             break;
         json_decref (status);
         status = NULL;
-        zclock_sleep (50);
     }
-    zstr_free (&url);
     return status;
 }
 

@@ -71,8 +71,9 @@ long th_http_multipart (const char *url,
                         const char **fields,
                         char **response);
 
-//  Poll the task until it reaches a terminal state or timeout_ms passes;
-//  returns the status JSON (caller decrefs), or NULL on timeout.
+//  Wait until the task reaches a terminal state or timeout_ms passes
+//  (status requests that wait, ?wait=); returns the status JSON (caller
+//  decrefs), or NULL on timeout.
 json_t *
 th_wait_terminal (th_harness_t *self, const char *task_id, int64_t timeout_ms);
 

@@ -593,9 +593,7 @@ s_state (worker_t *self)
         const char *status = NULL;
         if (ds_proto_decode_msg (state, msg, DS_PROTO_STATE) == 0)
             status = ds_proto_status (state);
-        if (status
-            && (streq (status, "completed") || streq (status, "error")
-                || streq (status, "cancelled"))) {
+        if (ds_util_is_terminal (status)) {
             const char *task_id = ds_proto_task_id (state);
             zhash_delete (self->unacked, task_id);
             zhash_delete (self->sent_at, task_id);
