@@ -182,7 +182,10 @@ s_usage (void)
         "  --json                  one JSON object on stdout\n"
         "  --quiet                 no progress bar\n"
         "  --keep                  keep the spawned pipeline's directory "
-        "(logs, database)\n");
+        "(logs, database)\n\n"
+        "DOCUSNAP_HTTP_API_KEY, if set, is sent as Authorization: Bearer "
+        "(its first key)\non every HTTP request; a spawned gateway requires "
+        "it.\n");
 }
 
 
@@ -437,7 +440,17 @@ s_json_headers (void)
 {
     struct curl_slist *headers =
         curl_slist_append (NULL, "Content-Type: application/json");
-    return curl_slist_append (headers, "Expect:");
+    headers = curl_slist_append (headers, "Expect:");
+    //  A gateway that requires an API key (http-api-key): its first key
+    const char *keys = getenv ("DOCUSNAP_HTTP_API_KEY");
+    if (keys && *keys) {
+        keys += strspn (keys, " ");
+        char *line = zsys_sprintf ("Authorization: Bearer %.*s",
+                                   (int) strcspn (keys, ", "), keys);
+        headers = curl_slist_append (headers, line);
+        zstr_free (&line);
+    }
+    return headers;
 }
 
 //  Add one POST to the multi handle: the same client for the pipeline and
@@ -648,6 +661,7 @@ s_recheck (run_t *run, const char *base_url)
                 zsys_sprintf ("%s/api/task_status/%s", base_url, task_id);
             zchunk_t *response = zchunk_new (NULL, 1024);
             curl_easy_setopt (easy, CURLOPT_URL, url);
+            curl_easy_setopt (easy, CURLOPT_HTTPHEADER, run->headers);
             curl_easy_setopt (easy, CURLOPT_WRITEFUNCTION, s_keep);
             curl_easy_setopt (easy, CURLOPT_WRITEDATA, response);
             curl_easy_setopt (easy, CURLOPT_NOSIGNAL, 1L);

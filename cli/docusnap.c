@@ -18,6 +18,7 @@
 #define HTTP_TIMEOUT_S 120
 
 static char *s_bin_dir = NULL;
+static char *s_authorization = NULL;  //  the API key's header, or NULL
 
 
 //  --------------------------------------------------------------------------
@@ -128,17 +129,19 @@ s_http (const char *method, const char *url, const char *body, char **response)
     assert (curl);
     zchunk_t *chunk = zchunk_new (NULL, 4096);
     struct curl_slist *headers =
-        curl_slist_append (NULL, "Content-Type: application/json");
+        body ? curl_slist_append (NULL, "Content-Type: application/json")
+             : NULL;
+    if (s_authorization)
+        headers = curl_slist_append (headers, s_authorization);
+    curl_easy_setopt (curl, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt (curl, CURLOPT_URL, url);
     curl_easy_setopt (curl, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt (curl, CURLOPT_WRITEFUNCTION, s_curl_write);
     curl_easy_setopt (curl, CURLOPT_WRITEDATA, chunk);
     curl_easy_setopt (curl, CURLOPT_TIMEOUT, (long) HTTP_TIMEOUT_S);
     curl_easy_setopt (curl, CURLOPT_NOSIGNAL, 1L);
-    if (body) {
-        curl_easy_setopt (curl, CURLOPT_HTTPHEADER, headers);
+    if (body)
         curl_easy_setopt (curl, CURLOPT_POSTFIELDS, body);
-    }
     long status = 0;
     CURLcode rc = curl_easy_perform (curl);
     if (rc == CURLE_OK)
@@ -457,6 +460,13 @@ main (int argc, char **argv)
     zsys_set_logident ("docusnap");
     s_bin_dir = s_own_dir ();
     curl_global_init (CURL_GLOBAL_DEFAULT);
+    if (!up && *ds_config_get (config, "http-api-key")) {
+        //  The first key of the list
+        const char *keys = ds_config_get (config, "http-api-key");
+        keys += strspn (keys, " ");
+        s_authorization = zsys_sprintf ("Authorization: Bearer %.*s",
+                                        (int) strcspn (keys, ", "), keys);
+    }
     zlist_t *args = ds_config_args (config);
     int exit_code;
     if (up)
@@ -471,6 +481,7 @@ main (int argc, char **argv)
         exit_code = s_status (config, (const char *) zlist_first (args));
     curl_global_cleanup ();
     zstr_free (&s_bin_dir);
+    zstr_free (&s_authorization);
     ds_config_destroy (&config);
     return exit_code;
 }

@@ -30,6 +30,8 @@
              after SECONDS (at most 60), with its status then
         DELETE /api/tasks/{task_id}      -> 200, 404 or 409
         GET  /healthz                    -> 200 {"status": "ok", ...}
+    With http-api-key set, /api/ requests must carry one of its keys as
+    Authorization: Bearer KEY (401 UNAUTHORIZED, before any body is read).
     Every error is {"error": {"code", "message"}} with its HTTP status.
     @end
     =========================================================================
@@ -55,6 +57,9 @@
 #define GATEWAY_PARSE_AWAY 32768  //  JSON bodies this large: parser thread
 #define GATEWAY_MAX_WAIT_S 60     //  a status request waits this long at most
 #define GATEWAY_RECHECK_MS 5000   //  a waiting request reads the store again
+#define GATEWAY_MAX_KEYS 8        //  HTTP API keys accepted at once, at most
+#define GATEWAY_KEY_MAX 256       //  bytes in one key, at most
+#define GATEWAY_SHA256_HEX 65     //  a SHA-256 in hex, and a null
 
 //  What each door (HTTP, ZMQ front door) has done
 
@@ -96,6 +101,9 @@ typedef struct {
     ds_limits_t limits;         //  submission limits
     size_t max_body;            //  largest request body
     bool verbose;               //  log each request
+    char keys [GATEWAY_MAX_KEYS][GATEWAY_SHA256_HEX];  //  keys' SHA-256
+    size_t key_count;                                  //  0: no check
+    uint64_t unauthorized;  //  /api/ requests refused for their key
 } gateway_t;
 
 //  One HTTP request being received
@@ -1025,6 +1033,82 @@ s_take_parsed (gateway_t *self, bool all)
 
 
 //  --------------------------------------------------------------------------
+//  Take the HTTP API keys (http-api-key: comma-separated, spaces around
+//  each ignored); only their SHA-256 is kept. Returns 0, or -1 with
+//  reason set.
+
+static int
+s_api_keys (gateway_t *self, const char *text, char *reason, size_t size)
+{
+    char *copy = strdup (text);
+    char *save = NULL;
+    int rc = 0;
+    for (char *key = strtok_r (copy, ",", &save); key && rc == 0;
+         key = strtok_r (NULL, ",", &save)) {
+        while (*key == ' ')
+            key++;
+        size_t length = strlen (key);
+        while (length && key [length - 1] == ' ')
+            key [--length] = 0;
+        bool printable = true;
+        for (size_t char_nbr = 0; char_nbr < length; char_nbr++)
+            printable &= key [char_nbr] > ' ' && key [char_nbr] < 127;
+        if (length == 0)
+            continue;
+        if (!printable || length > GATEWAY_KEY_MAX) {
+            snprintf (reason, size,
+                      "http-api-key: key %zu is not 1 to %d printable "
+                      "characters without spaces",
+                      self->key_count + 1, GATEWAY_KEY_MAX);
+            rc = -1;
+        }
+        else if (self->key_count == GATEWAY_MAX_KEYS) {
+            snprintf (reason, size, "http-api-key: more than %d keys",
+                      GATEWAY_MAX_KEYS);
+            rc = -1;
+        }
+        else
+            ds_util_sha256_hex (key, length, self->keys [self->key_count++]);
+    }
+    if (rc == 0 && *text && self->key_count == 0) {
+        snprintf (reason, size, "http-api-key: no key in '%s'", text);
+        rc = -1;
+    }
+    free (copy);
+    return rc;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Why a request may not use /api/ (keys are configured and it carries
+//  none of them), or NULL if it may. Every key is compared, each in
+//  constant time, through its SHA-256: neither a key's length nor where
+//  it differs shows in the time taken.
+
+static const char *
+s_unauthorized (gateway_t *self, struct MHD_Connection *connection)
+{
+    if (self->key_count == 0)
+        return NULL;
+    const char *header = MHD_lookup_connection_value (
+        connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (!header || strncasecmp (header, "Bearer ", 7) != 0)
+        return "this gateway needs an API key: Authorization: Bearer KEY";
+    const char *token = header + 7;
+    while (*token == ' ')
+        token++;
+    char digest [GATEWAY_SHA256_HEX];
+    ds_util_sha256_hex (token, strlen (token), digest);
+    int matches = 0;
+    for (size_t key_nbr = 0; key_nbr < self->key_count; key_nbr++)
+        matches +=
+            CRYPTO_memcmp (digest, self->keys [key_nbr], GATEWAY_SHA256_HEX - 1)
+            == 0;
+    return matches ? NULL : "the API key is not accepted";
+}
+
+
+//  --------------------------------------------------------------------------
 //  The request handler: route, then receive, then answer
 
 static enum MHD_Result
@@ -1053,6 +1137,21 @@ s_handle (void *cls,
     bool get = streq (method, MHD_HTTP_METHOD_GET)
                || streq (method, MHD_HTTP_METHOD_HEAD);
     bool post = streq (method, MHD_HTTP_METHOD_POST);
+    const char *refusal = !request && strncmp (url, "/api/", 5) == 0
+                              ? s_unauthorized (self, connection)
+                              : NULL;
+    if (refusal) {
+        //  Logged at the 1st, 2nd, 4th, 8th... refusal: a client that
+        //  keeps trying must not fill the log
+        uint64_t refused = ++self->unauthorized;
+        if ((refused & (refused - 1)) == 0)
+            zsys_warning ("ds_gateway: UNAUTHORIZED method=%s url=%.100s "
+                          "reason=\"%s\" refused=%" PRIu64,
+                          method, url, refusal, refused);
+        return s_error (self, connection, MHD_HTTP_UNAUTHORIZED, "UNAUTHORIZED",
+                        refusal, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                        "Bearer realm=\"docusnap\"");
+    }
     if (!request && !post) {
         //  Answered in a later call, once the request is complete: an
         //  answer in the first call, before libmicrohttpd knows that no
@@ -1550,10 +1649,16 @@ ds_gateway (zsock_t *pipe, void *args)
     zhashx_set_destructor (self.waiting,
                            (zhashx_destructor_fn *) zlistx_destroy);
     self.state = ds_proto_new (0);
-    ds_curve_t *curve = ds_service_curve (pipe, config, "ds_gateway");
+    char key_reason [128] = "";
+    int keys_rc = s_api_keys (&self, ds_config_get (config, "http-api-key"),
+                              key_reason, sizeof (key_reason));
+    ds_curve_t *curve =
+        keys_rc == 0 ? ds_service_curve (pipe, config, "ds_gateway") : NULL;
     int open_rc = curve ? s_open (&self, config, curve, db_path) : -1;
     bool started = false;
-    if (!curve)
+    if (keys_rc)
+        ds_service_failed (pipe, key_reason);
+    else if (!curve)
         ;  //  FAILED sent
     else if (open_rc)
         ds_service_failed (pipe, "cannot open the database, or bad "
@@ -1584,9 +1689,16 @@ ds_gateway (zsock_t *pipe, void *args)
             "front=%s", *front_endpoint ? zsock_endpoint (self.router) : "");
         const char *lines [] = {line, front_line, NULL};
         ds_service_ready (pipe, lines);
-        zsys_info ("ds_gateway: STARTED db=%s %s %s queue=%s publish=%s",
+        zsys_info ("ds_gateway: STARTED db=%s %s %s queue=%s publish=%s "
+                   "api-keys=%zu",
                    db_path, line, front_line, queue_endpoint,
-                   ds_config_get (config, "publish-endpoint"));
+                   ds_config_get (config, "publish-endpoint"), self.key_count);
+        const char *bind_address = ds_config_get (config, "http-bind");
+        if (self.key_count == 0 && !streq (bind_address, "127.0.0.1")
+            && !streq (bind_address, "::1"))
+            zsys_notice ("ds_gateway: HTTP API open to anyone who reaches "
+                         "%s: set http-api-key to require a key",
+                         bind_address);
         zstr_free (&line);
         zstr_free (&front_line);
         //  One loop: the daemon's epoll descriptor, the front door and the
@@ -1644,10 +1756,11 @@ ds_gateway (zsock_t *pipe, void *args)
         MHD_stop_daemon (self.daemon);
         zactor_destroy (&self.parser);
         zsys_info ("ds_gateway: STOPPED accepted=%" PRIu64 " rejected=%" PRIu64
-                   " (http), accepted=%" PRIu64 " rejected=%" PRIu64
-                   " replies-lost=%" PRIu64 " (front door) lock-waits=%" PRIu64,
-                   self.http.accepted, self.http.rejected, self.front.accepted,
-                   self.front.rejected, self.front.lost,
+                   " unauthorized=%" PRIu64 " (http), accepted=%" PRIu64
+                   " rejected=%" PRIu64 " replies-lost=%" PRIu64
+                   " (front door) lock-waits=%" PRIu64,
+                   self.http.accepted, self.http.rejected, self.unauthorized,
+                   self.front.accepted, self.front.rejected, self.front.lost,
                    ds_store_busy_waits (self.store));
     }
     zsock_destroy (&self.router);

@@ -73,6 +73,11 @@ static const option_t s_options [] = {
      "address the HTTP API listens on (0.0.0.0 for all)"},
     {"http-port", DS_ROLE_GATEWAY | DS_ROLE_UP, OPT_INT, "8080", 0, 65535,
      "TCP port of the HTTP API (0 picks a free one)"},
+    {"http-api-key", DS_ROLE_GATEWAY | DS_ROLE_CLIENT, OPT_STRING, "", 0, 0,
+     "keys the gateway requires on /api/ as Authorization: Bearer KEY, "
+     "comma-separated (any one will do: two during a rotation; none: no "
+     "check); submit and status send the first. Never logged: give it by "
+     "environment or config file"},
     {"max-body", DS_ROLE_GATEWAY, OPT_INT, "67108864", 1024, 1024 * MEBI,
      "largest HTTP request body in bytes (413 above)"},
     {"max-images", DS_ROLE_GATEWAY, OPT_INT, "16", 1, DS_PROTO_MAX_IMAGES,
@@ -504,7 +509,8 @@ ds_config_log (ds_config_t *self)
         if (!(option->roles & self->role))
             continue;
         //  Secrets are never logged, only whether they are set
-        bool secret = streq (option->name, "llm-api-key");
+        bool secret = streq (option->name, "llm-api-key")
+                      || streq (option->name, "http-api-key");
         const char *value = self->values [option_nbr];
         zsys_info ("%s: CONFIG %s=%s", self->program, option->name,
                    secret ? (*value ? "(set)" : "(none)") : value);
