@@ -1109,6 +1109,28 @@ s_unauthorized (gateway_t *self, struct MHD_Connection *connection)
 
 
 //  --------------------------------------------------------------------------
+//  Answer 401: logged at the 1st, 2nd, 4th, 8th... refusal, so that a
+//  client that keeps trying does not fill the log
+
+static enum MHD_Result
+s_refuse (gateway_t *self,
+          struct MHD_Connection *connection,
+          const char *method,
+          const char *url,
+          const char *reason)
+{
+    uint64_t refused = ++self->unauthorized;
+    if ((refused & (refused - 1)) == 0)
+        zsys_warning ("ds_gateway: UNAUTHORIZED method=%s url=%.100s "
+                      "reason=\"%s\" refused=%" PRIu64,
+                      method, url, reason, refused);
+    return s_error (self, connection, MHD_HTTP_UNAUTHORIZED, "UNAUTHORIZED",
+                    reason, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                    "Bearer realm=\"docusnap\"");
+}
+
+
+//  --------------------------------------------------------------------------
 //  The request handler: route, then receive, then answer
 
 static enum MHD_Result
@@ -1140,18 +1162,8 @@ s_handle (void *cls,
     const char *refusal = !request && strncmp (url, "/api/", 5) == 0
                               ? s_unauthorized (self, connection)
                               : NULL;
-    if (refusal) {
-        //  Logged at the 1st, 2nd, 4th, 8th... refusal: a client that
-        //  keeps trying must not fill the log
-        uint64_t refused = ++self->unauthorized;
-        if ((refused & (refused - 1)) == 0)
-            zsys_warning ("ds_gateway: UNAUTHORIZED method=%s url=%.100s "
-                          "reason=\"%s\" refused=%" PRIu64,
-                          method, url, refusal, refused);
-        return s_error (self, connection, MHD_HTTP_UNAUTHORIZED, "UNAUTHORIZED",
-                        refusal, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
-                        "Bearer realm=\"docusnap\"");
-    }
+    if (refusal)
+        return s_refuse (self, connection, method, url, refusal);
     if (!request && !post) {
         //  Answered in a later call, once the request is complete: an
         //  answer in the first call, before libmicrohttpd knows that no

@@ -19,15 +19,9 @@ static const char *s_filling =
     "{\"form\": {\"fields\": [\"Name\"]}, \"file_lib\": {\"documents\": "
     "[{\"id\": \"d\", \"text\": \"Name: Ada\"}]}}";
 
+//  libcurl's callback for headers and body alike: into a chunk
 static size_t
-s_header (char *data, size_t size, size_t count, void *arg)
-{
-    zchunk_extend ((zchunk_t *) arg, data, size * count);
-    return size * count;
-}
-
-static size_t
-s_body (char *data, size_t size, size_t count, void *arg)
+s_collect (char *data, size_t size, size_t count, void *arg)
 {
     zchunk_extend ((zchunk_t *) arg, data, size * count);
     return size * count;
@@ -59,9 +53,9 @@ s_request (const char *method,
     curl_easy_setopt (curl, CURLOPT_HTTPHEADER, headers);
     if (body)
         curl_easy_setopt (curl, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt (curl, CURLOPT_HEADERFUNCTION, s_header);
+    curl_easy_setopt (curl, CURLOPT_HEADERFUNCTION, s_collect);
     curl_easy_setopt (curl, CURLOPT_HEADERDATA, headers_in);
-    curl_easy_setopt (curl, CURLOPT_WRITEFUNCTION, s_body);
+    curl_easy_setopt (curl, CURLOPT_WRITEFUNCTION, s_collect);
     curl_easy_setopt (curl, CURLOPT_WRITEDATA, body_in);
     curl_easy_setopt (curl, CURLOPT_TIMEOUT, 30L);
     long status = 0;
