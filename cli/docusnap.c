@@ -3,7 +3,8 @@
 
     docusnap up [--data-dir DIR] [--http-port PORT] [--workers N]
     docusnap submit [--url URL] [--type document|form] [--wait] IMAGE...
-    docusnap status [--url URL] TASK_ID
+    docusnap status [--url URL] [--wait] TASK_ID
+    docusnap cancel [--url URL] TASK_ID
     =========================================================================
 */
 
@@ -190,16 +191,84 @@ s_get_status (const char *base_url,
 
 
 //  --------------------------------------------------------------------------
-//  docusnap status TASK_ID
+//  Wait for the task's terminal state, showing progress on a terminal
+//  (each request is answered when the task ends, or after WAIT_STEP_S),
+//  and print it. Returns 0 if it completed, else 1: it ended otherwise,
+//  --timeout passed, or the gateway refused the request (4xx: asking
+//  again would not help; it is asked again while it cannot be reached)
+
+static int
+s_wait (ds_config_t *config, const char *task_id)
+{
+    const char *base_url = ds_config_get (config, "url");
+    bool tty = isatty (STDERR_FILENO);
+    int64_t deadline =
+        zclock_mono () + ds_config_int (config, "timeout") * 1000;
+    int64_t start = zclock_mono ();
+    int exit_code = 1;
+    while (!zsys_interrupted) {
+        char *response = NULL;
+        long status = s_get_status (base_url, task_id, WAIT_STEP_S, &response);
+        json_t *value = status == 200 ? json_loads (response, 0, NULL) : NULL;
+        const char *state =
+            json_string_value (json_object_get (value, "status"));
+        if (state && tty)
+            fprintf (stderr, "\r%s: %-12s %5.1f s", task_id, state,
+                     (zclock_mono () - start) / 1000.0);
+        bool done = ds_util_is_terminal (state);
+        bool refused = status >= 400 && status < 500;
+        bool late = zclock_mono () > deadline;
+        if (done || refused || late) {
+            if (tty && state)
+                fprintf (stderr, "\n");
+            s_print_json (response);
+            exit_code = done && streq (state, "completed") ? 0 : 1;
+            if (late && !done && !refused)
+                fprintf (stderr,
+                         "docusnap: gave up waiting after %" PRId64 " s\n",
+                         ds_config_int (config, "timeout"));
+        }
+        json_decref (value);
+        zstr_free (&response);
+        if (done || refused || late)
+            break;
+        if (status != 200)
+            zclock_sleep (WAIT_RETRY_MS);  //  the gateway is not answering
+    }
+    return exit_code;
+}
+
+
+//  --------------------------------------------------------------------------
+//  docusnap status [--wait] TASK_ID
 
 static int
 s_status (ds_config_t *config, const char *task_id)
 {
+    if (ds_config_bool (config, "wait"))
+        return s_wait (config, task_id);
     char *response = NULL;
     long status =
         s_get_status (ds_config_get (config, "url"), task_id, 0, &response);
     s_print_json (response);
     zstr_free (&response);
+    return status == 200 ? 0 : 1;
+}
+
+
+//  --------------------------------------------------------------------------
+//  docusnap cancel TASK_ID
+
+static int
+s_cancel (ds_config_t *config, const char *task_id)
+{
+    char *url = zsys_sprintf ("%s/api/tasks/%s", ds_config_get (config, "url"),
+                              task_id);
+    char *response = NULL;
+    long status = s_http ("DELETE", url, NULL, &response);
+    s_print_json (response);
+    zstr_free (&response);
+    zstr_free (&url);
     return status == 200 ? 0 : 1;
 }
 
@@ -278,45 +347,7 @@ s_submit (ds_config_t *config, zlist_t *paths)
         return 0;
     }
     zstr_free (&response);
-    //  Wait for a terminal state, showing progress on a terminal: each
-    //  request is answered when the task ends, or after WAIT_STEP_S
-    bool tty = isatty (STDERR_FILENO);
-    int64_t deadline =
-        zclock_mono () + ds_config_int (config, "timeout") * 1000;
-    int64_t start = zclock_mono ();
-    int exit_code = 1;
-    char *last = strdup ("");
-    while (!zsys_interrupted) {
-        status = s_get_status (base_url, task_id, WAIT_STEP_S, &response);
-        json_t *value = status == 200 ? json_loads (response, 0, NULL) : NULL;
-        const char *state =
-            json_string_value (json_object_get (value, "status"));
-        if (state) {
-            if (tty)
-                fprintf (stderr, "\r%s: %-12s %5.1f s", task_id, state,
-                         (zclock_mono () - start) / 1000.0);
-            zstr_free (&last);
-            last = strdup (state);
-        }
-        bool done = ds_util_is_terminal (state);
-        json_decref (value);
-        if (done || status == 404 || zclock_mono () > deadline) {
-            if (tty)
-                fprintf (stderr, "\n");
-            s_print_json (response);
-            exit_code = done && streq (last, "completed") ? 0 : 1;
-            if (!done && status != 404)
-                fprintf (stderr,
-                         "docusnap: gave up waiting after %" PRId64 " s\n",
-                         ds_config_int (config, "timeout"));
-            zstr_free (&response);
-            break;
-        }
-        zstr_free (&response);
-        if (status != 200)
-            zclock_sleep (WAIT_RETRY_MS);  //  the gateway is not answering
-    }
-    zstr_free (&last);
+    int exit_code = s_wait (config, task_id);
     zstr_free (&task_id);
     return exit_code;
 }
@@ -406,7 +437,8 @@ s_usage (FILE *file)
              "Commands:\n"
              "  up        start the whole pipeline on this machine\n"
              "  submit    send images as a task: submit [--wait] IMAGE...\n"
-             "  status    show a task: status TASK_ID\n"
+             "  status    show a task: status [--wait] TASK_ID\n"
+             "  cancel    cancel a pending or running task: cancel TASK_ID\n"
              "  config    print the reference of every option (Markdown)\n"
              "  keygen    write CURVE certificates: keygen DIR [NAME]...\n\n"
              "'docusnap COMMAND --help' lists the options of a command.\n");
@@ -435,7 +467,8 @@ main (int argc, char **argv)
         return s_keygen (argc, argv);
     }
     bool up = streq (command, "up");
-    if (!up && !streq (command, "submit") && !streq (command, "status")) {
+    if (!up && !streq (command, "submit") && !streq (command, "status")
+        && !streq (command, "cancel")) {
         fprintf (stderr, "docusnap: unknown command '%s'\n\n", command);
         s_usage (stderr);
         return 2;
@@ -449,7 +482,10 @@ main (int argc, char **argv)
         : streq (command, "submit")
             ? "Sends images as one task; with --wait, waits and prints the "
               "result."
-            : "Prints a task's status and result.");
+        : streq (command, "status")
+            ? "Prints a task's status and result; with --wait, once it has "
+              "ended."
+            : "Cancels a pending or running task and prints the answer.");
     int rc = ds_config_load (config, argc - 1, argv + 1);
     zstr_free (&program);
     if (rc) {
@@ -474,11 +510,13 @@ main (int argc, char **argv)
     else if (streq (command, "submit"))
         exit_code = s_submit (config, args);
     else if (zlist_size (args) != 1) {
-        fprintf (stderr, "docusnap: status needs one TASK_ID\n");
+        fprintf (stderr, "docusnap: %s needs one TASK_ID\n", command);
         exit_code = 2;
     }
-    else
+    else if (streq (command, "status"))
         exit_code = s_status (config, (const char *) zlist_first (args));
+    else
+        exit_code = s_cancel (config, (const char *) zlist_first (args));
     curl_global_cleanup ();
     zstr_free (&s_bin_dir);
     zstr_free (&s_authorization);

@@ -154,7 +154,7 @@ static const option_t s_options [] = {
     {"priority", DS_ROLE_CLIENT, OPT_INT, "5", 0, 9,
      "task priority for submit, 9 most urgent"},
     {"wait", DS_ROLE_CLIENT, OPT_BOOL, "false", 0, 0,
-     "after submit, wait for the final state and print it"},
+     "submit and status: wait for the final state and print it"},
     {"timeout", DS_ROLE_CLIENT, OPT_INT, "600", 1, 86400,
      "seconds --wait waits before giving up"},
 };

@@ -111,16 +111,44 @@ main (void)
     //  status of the same task
     json_t *result = json_loads (output, 0, NULL);
     TH_CHECK (result, "submit --wait prints JSON");
-    char *status_command =
-        zsys_sprintf ("%s status --url %s %s", docusnap, url,
-                      json_string_value (json_object_get (result, "task_id")));
+    char *task_id =
+        strdup (json_string_value (json_object_get (result, "task_id")));
     json_decref (result);
+    char *status_command =
+        zsys_sprintf ("%s status --url %s %s", docusnap, url, task_id);
     zstr_free (&output);
     output = s_run (status_command, &exit_status);
     TH_CHECK (exit_status == 0 && strstr (output, "\"completed\""),
               "status: %s", output);
     zstr_free (&output);
     zstr_free (&status_command);
+    //  status --wait of an ended task, at once; cancel it: 409, exit 1;
+    //  status --wait of an unknown task: 404, exit 1, no waiting
+    status_command =
+        zsys_sprintf ("%s status --url %s --wait %s", docusnap, url, task_id);
+    output = s_run (status_command, &exit_status);
+    TH_CHECK (exit_status == 0 && strstr (output, "\"completed\""),
+              "status --wait: %s", output);
+    zstr_free (&output);
+    zstr_free (&status_command);
+    status_command =
+        zsys_sprintf ("%s cancel --url %s %s", docusnap, url, task_id);
+    output = s_run (status_command, &exit_status);
+    TH_CHECK (exit_status == 1 && strstr (output, "TASK_ENDED"),
+              "cancel an ended task: %d %s", exit_status, output);
+    zstr_free (&output);
+    zstr_free (&status_command);
+    status_command = zsys_sprintf ("%s status --url %s --wait --timeout 60 "
+                                   "6dd0391d-3900-4730-b329-4f392514e3fc",
+                                   docusnap, url);
+    int64_t started = zclock_mono ();
+    output = s_run (status_command, &exit_status);
+    TH_CHECK (exit_status == 1 && strstr (output, "TASK_NOT_FOUND")
+                  && zclock_mono () - started < 30000,
+              "status --wait of an unknown task: %d %s", exit_status, output);
+    zstr_free (&output);
+    zstr_free (&status_command);
+    zstr_free (&task_id);
 
     //  A worker killed with SIGKILL is started again
     char *ready_file = zsys_sprintf ("%s/run/worker-1.ready", dir);
