@@ -27,6 +27,27 @@ s_run (const char *command, int *exit_status)
     return text;
 }
 
+//  Run docusnap COMMAND --url URL ARGS and check its exit status and that
+//  its output holds the needle
+static void
+s_expect (const char *docusnap,
+          const char *command,
+          const char *url,
+          const char *args,
+          int exit_wanted,
+          const char *needle)
+{
+    char *line =
+        zsys_sprintf ("%s %s --url %s %s", docusnap, command, url, args);
+    int exit_status;
+    char *output = s_run (line, &exit_status);
+    TH_CHECK (exit_status == exit_wanted && strstr (output, needle),
+              "%s: exit %d (wanted %d), output: %s", line, exit_status,
+              exit_wanted, output);
+    zstr_free (&output);
+    zstr_free (&line);
+}
+
 //  Pid of the worker from its ready file ("worker=HOST-PID"), 0 if none
 static pid_t
 s_worker_pid (const char *ready_file)
@@ -114,40 +135,20 @@ main (void)
     char *task_id =
         strdup (json_string_value (json_object_get (result, "task_id")));
     json_decref (result);
-    char *status_command =
-        zsys_sprintf ("%s status --url %s %s", docusnap, url, task_id);
     zstr_free (&output);
-    output = s_run (status_command, &exit_status);
-    TH_CHECK (exit_status == 0 && strstr (output, "\"completed\""),
-              "status: %s", output);
-    zstr_free (&output);
-    zstr_free (&status_command);
+    s_expect (docusnap, "status", url, task_id, 0, "\"completed\"");
     //  status --wait of an ended task, at once; cancel it: 409, exit 1;
     //  status --wait of an unknown task: 404, exit 1, no waiting
-    status_command =
-        zsys_sprintf ("%s status --url %s --wait %s", docusnap, url, task_id);
-    output = s_run (status_command, &exit_status);
-    TH_CHECK (exit_status == 0 && strstr (output, "\"completed\""),
-              "status --wait: %s", output);
-    zstr_free (&output);
-    zstr_free (&status_command);
-    status_command =
-        zsys_sprintf ("%s cancel --url %s %s", docusnap, url, task_id);
-    output = s_run (status_command, &exit_status);
-    TH_CHECK (exit_status == 1 && strstr (output, "TASK_ENDED"),
-              "cancel an ended task: %d %s", exit_status, output);
-    zstr_free (&output);
-    zstr_free (&status_command);
-    status_command = zsys_sprintf ("%s status --url %s --wait --timeout 60 "
-                                   "6dd0391d-3900-4730-b329-4f392514e3fc",
-                                   docusnap, url);
+    char *wait_args = zsys_sprintf ("--wait %s", task_id);
+    s_expect (docusnap, "status", url, wait_args, 0, "\"completed\"");
+    zstr_free (&wait_args);
+    s_expect (docusnap, "cancel", url, task_id, 1, "TASK_ENDED");
     int64_t started = zclock_mono ();
-    output = s_run (status_command, &exit_status);
-    TH_CHECK (exit_status == 1 && strstr (output, "TASK_NOT_FOUND")
-                  && zclock_mono () - started < 30000,
-              "status --wait of an unknown task: %d %s", exit_status, output);
-    zstr_free (&output);
-    zstr_free (&status_command);
+    s_expect (docusnap, "status", url,
+              "--wait --timeout 60 6dd0391d-3900-4730-b329-4f392514e3fc", 1,
+              "TASK_NOT_FOUND");
+    TH_CHECK (zclock_mono () - started < 30000,
+              "status --wait of an unknown task waited");
     zstr_free (&task_id);
 
     //  A worker killed with SIGKILL is started again
