@@ -639,7 +639,10 @@ s_collect_zmq (run_t *run)
 //  A subscriber misses what is published before its subscription reaches
 //  the publisher: when nothing has ended for a while, ask the gateway for
 //  the status of the tasks still open (their end time is then when we
-//  learn of it, a little late, never early)
+//  learn of it, a little late, never early). The STATE stream is read
+//  between the requests: tasks often start to end during the sweep (an
+//  LLM workload ends nothing for its first call's latency), and those
+//  whose STATE has come are not counted as polled
 
 static size_t
 s_keep (char *data, size_t size, size_t count, void *arg)
@@ -656,6 +659,9 @@ s_recheck (run_t *run, const char *base_url)
     while (item) {
         const char *task_id = (const char *) zhash_cursor (run->ids);
         timing_t *timing = &run->timings [(intptr_t) item - 1];
+        //  A STATE that came while the tasks before were asked about
+        //  ends its task as usual, instead of the status it implies
+        s_states (run);
         if (timing->ended == 0) {
             char *url =
                 zsys_sprintf ("%s/api/task_status/%s", base_url, task_id);
