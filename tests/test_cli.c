@@ -92,6 +92,9 @@ main (void)
     //  docusnap up, output to a log; its banner is the handshake
     pid_t up = fork ();
     if (up == 0) {
+        //  If this test dies (a ctest timeout), docusnap up stops its
+        //  services instead of leaving them running
+        prctl (PR_SET_PDEATHSIG, SIGTERM);
         int fd = open (log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         dup2 (fd, 1);
         dup2 (fd, 2);

@@ -4,8 +4,6 @@
 */
 
 #include "testutil.h"
-#include <signal.h>
-#include <sys/prctl.h>
 
 #define HARNESS_READY_MS 60000
 #define HARNESS_STOP_MS 30000

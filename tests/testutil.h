@@ -15,6 +15,8 @@
 #include "docusnap.h"
 #include <curl/curl.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
 
 typedef struct _th_harness_t th_harness_t;
 
