@@ -36,6 +36,7 @@ typedef struct {
     bool verbose;           //  log each event
     uint64_t applied;       //  events that changed a task
     uint64_t dropped;       //  late duplicates and unknown tasks
+    uint64_t cancels;       //  CANCELLED notices of cancels committed
     uint64_t rejected;      //  malformed frames
     int64_t retention;      //  ms an ended task is kept, 0 forever
     int64_t expired;        //  deleted in the current round of expiry
@@ -148,6 +149,10 @@ s_sink_drain (sink_t *self)
         int rc = ds_store_apply_event (self->store, event);
         if (rc == 1)
             self->applied++;
+        else if (rc == 0 && ds_proto_event (event) == DS_EVENT_CANCELLED)
+            //  The gateway committed the cancel before it sent this: the
+            //  task has ended as cancelled, and its STATE goes out below
+            self->cancels++;
         else if (rc == 0 && ds_proto_event (event) != DS_EVENT_HEARTBEAT) {
             self->dropped++;
             zsys_info ("ds_sink: DROPPED task=%s event=%d worker=%s "
@@ -215,8 +220,8 @@ s_sink_command (sink_t *self)
     if (streq (command, "$TERM"))
         rc = -1;
     else if (streq (command, "STATS"))
-        zsock_send (self->pipe, "888", self->applied, self->dropped,
-                    self->rejected);
+        zsock_send (self->pipe, "8888", self->applied, self->dropped,
+                    self->rejected, self->cancels);
     else
         zsys_warning ("ds_sink: BAD-COMMAND command=%s", command);
     zstr_free (&command);
@@ -309,9 +314,10 @@ ds_sink (zsock_t *pipe, void *args)
         //  Apply whatever already arrived before stopping
         s_sink_drain (&self);
         zsys_info ("ds_sink: STOPPED applied=%" PRIu64 " dropped=%" PRIu64
-                   " rejected=%" PRIu64 " sqlite-memory=%" PRId64
-                   " sqlite-memory-peak=%" PRId64 " lock-waits=%" PRIu64,
-                   self.applied, self.dropped, self.rejected,
+                   " rejected=%" PRIu64 " cancels=%" PRIu64
+                   " sqlite-memory=%" PRId64 " sqlite-memory-peak=%" PRId64
+                   " lock-waits=%" PRIu64,
+                   self.applied, self.dropped, self.rejected, self.cancels,
                    (int64_t) sqlite3_memory_used (),
                    (int64_t) sqlite3_memory_highwater (0),
                    ds_store_busy_waits (self.store));
@@ -352,7 +358,8 @@ ds_sink_test (bool verbose)
     ds_store_t *store = ds_store_new (db_path);
     assert (store);
     zchunk_t *image = zchunk_new ("x", 1);
-    const char *stored [] = {"task-1", "probe", "task-2", "task-3", NULL};
+    const char *stored [] = {"task-1", "probe",  "task-2",
+                             "task-3", "task-4", NULL};
     for (const char **task_id = stored; *task_id; task_id++)
         assert (ds_store_insert_task (store, *task_id, "document", 5, &image, 1,
                                       NULL, NULL)
@@ -408,12 +415,14 @@ ds_sink_test (bool verbose)
     ds_proto_destroy (&event);
 
     //  Poll STATS until all four frames are accounted for
-    uint64_t applied = 0, dropped = 0, rejected = 0;
+    uint64_t applied = 0, dropped = 0, rejected = 0, cancels = 0;
     int64_t deadline = zclock_mono () + 5000;
     //  The probe's first beat counts as its start: one more applied
     while (applied + dropped + rejected < 5 && zclock_mono () < deadline) {
         zstr_send (sink, "STATS");
-        assert (zsock_recv (sink, "888", &applied, &dropped, &rejected) == 0);
+        assert (
+            zsock_recv (sink, "8888", &applied, &dropped, &rejected, &cancels)
+            == 0);
         if (applied + dropped + rejected < 5)
             zclock_sleep (10);
     }
@@ -476,7 +485,9 @@ ds_sink_test (bool verbose)
     deadline = zclock_mono () + 5000;
     while (applied < 7 && zclock_mono () < deadline) {
         zstr_send (sink, "STATS");
-        assert (zsock_recv (sink, "888", &applied, &dropped, &rejected) == 0);
+        assert (
+            zsock_recv (sink, "8888", &applied, &dropped, &rejected, &cancels)
+            == 0);
         if (applied < 7)
             zclock_sleep (10);
     }
@@ -491,6 +502,26 @@ ds_sink_test (bool verbose)
                    "completed"));
     json_decref (task);
     free (big);
+
+    //  A cancel the gateway committed comes as a CANCELLED notice: the
+    //  sink publishes it and counts it as such, not as dropped
+    assert (ds_store_cancel (store, "task-4") == 1);
+    event = ds_proto_new (DS_PROTO_EVENT);
+    ds_proto_set_task_id (event, "task-4");
+    ds_proto_set_worker (event, "gateway");
+    ds_proto_set_event (event, DS_EVENT_CANCELLED);
+    ds_proto_send (event, push);
+    ds_proto_destroy (&event);
+    deadline = zclock_mono () + 5000;
+    while (cancels < 1 && zclock_mono () < deadline) {
+        zstr_send (sink, "STATS");
+        assert (
+            zsock_recv (sink, "8888", &applied, &dropped, &rejected, &cancels)
+            == 0);
+        if (cancels < 1)
+            zclock_sleep (10);
+    }
+    assert (cancels == 1 && dropped == 1 && applied == 7);
     zactor_destroy (&sink);
 
     //  A backlog of expired tasks larger than a transaction's share goes

@@ -15,8 +15,9 @@ extern "C" {
 #endif
 
 //  The sink actor; args is the borrowed ds_config_t *.
-//  Pipe commands: $TERM; "STATS" answers "applied", "dropped", "rejected"
-//  counts as three decimal strings.
+//  Pipe commands: $TERM; "STATS" answers the events applied, dropped
+//  (late duplicates, unknown tasks), rejected (malformed) and the cancels
+//  the gateway committed, as four uint64_t (zsock picture "8888").
 void ds_sink (zsock_t *pipe, void *args);
 
 //  Self test of this class
