@@ -208,6 +208,7 @@ s_wait (ds_config_t *config, const char *task_id)
     int exit_code = 1;
     while (!zsys_interrupted) {
         char *response = NULL;
+        int64_t asked_at = zclock_mono ();
         long status = s_get_status (base_url, task_id, WAIT_STEP_S, &response);
         json_t *value = status == 200 ? json_loads (response, 0, NULL) : NULL;
         const char *state =
@@ -234,6 +235,13 @@ s_wait (ds_config_t *config, const char *task_id)
             break;
         if (status != 200)
             zclock_sleep (WAIT_RETRY_MS);  //  the gateway is not answering
+        else {
+            //  A wait answered early (the gateway holds max-waiting
+            //  requests): one request per step all the same
+            int64_t rest = asked_at + WAIT_STEP_S * 1000 - zclock_mono ();
+            if (rest > 0)
+                zclock_sleep ((int) rest);
+        }
     }
     return exit_code;
 }

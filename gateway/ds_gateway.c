@@ -27,7 +27,8 @@
              /api/process_form_filling   -> 202 {"task_id", "status"}
         GET  /api/task_status/{task_id}  -> 200 status, or 404
              ?wait=SECONDS: answered when the task ends, or at the latest
-             after SECONDS (at most 60), with its status then
+             after SECONDS (at most 60), with its status then; at once
+             while max-waiting requests wait already
         DELETE /api/tasks/{task_id}      -> 200, 404 or 409
         GET  /healthz                    -> 200 {"status": "ok", ...}
     With http-api-key set, /api/ requests must carry one of its keys as
@@ -97,6 +98,7 @@ typedef struct {
     int64_t pending;            //  pending tasks, last counted plus accepted
     int64_t counted_at;         //  mono ms of the last count, 0 for never
     int64_t max_queue;          //  pending tasks at most
+    size_t max_waiting;         //  waiting status requests at most
     bool echo;                  //  accept the benchmark's echo tasks
     ds_limits_t limits;         //  submission limits
     size_t max_body;            //  largest request body
@@ -104,6 +106,7 @@ typedef struct {
     char keys [GATEWAY_MAX_KEYS][GATEWAY_SHA256_HEX];  //  keys' SHA-256
     size_t key_count;                                  //  0: no check
     uint64_t unauthorized;  //  /api/ requests refused for their key
+    uint64_t waits_full;    //  waits answered at once: max-waiting held
 } gateway_t;
 
 //  One HTTP request being received
@@ -813,6 +816,17 @@ s_status (gateway_t *self,
         || ds_util_is_terminal (
             json_string_value (json_object_get (body, "status"))))
         return s_respond (connection, status, body, NULL, NULL);
+    if (self->waiters >= self->max_waiting) {
+        //  Answered as a wait that ran out: the client asks again. Logged
+        //  at the 1st, 2nd, 4th, 8th... time
+        uint64_t full = ++self->waits_full;
+        if ((full & (full - 1)) == 0)
+            zsys_warning ("ds_gateway: WAITS-FULL waiting=%zu answered-at-"
+                          "once=%" PRIu64 " (max-waiting)",
+                          self->waiters, full);
+        return s_respond (connection, status, body, MHD_HTTP_HEADER_RETRY_AFTER,
+                          "1");
+    }
     json_decref (body);
     request_t *request = (request_t *) *req_cls;
     assert (request && request->bodiless);
@@ -1643,6 +1657,7 @@ ds_gateway (zsock_t *pipe, void *args)
 
     char *db_path = ds_service_db_path (config);
     self.max_queue = ds_config_int (config, "max-queue");
+    self.max_waiting = (size_t) ds_config_int (config, "max-waiting");
     self.echo = ds_config_bool (config, "enable-echo");
     const char *queue_endpoint = ds_config_get (config, "queue-endpoint");
     const char *front_endpoint = ds_config_get (config, "front-endpoint");
@@ -1770,10 +1785,10 @@ ds_gateway (zsock_t *pipe, void *args)
         zsys_info ("ds_gateway: STOPPED accepted=%" PRIu64 " rejected=%" PRIu64
                    " unauthorized=%" PRIu64 " (http), accepted=%" PRIu64
                    " rejected=%" PRIu64 " replies-lost=%" PRIu64
-                   " (front door) lock-waits=%" PRIu64,
+                   " (front door) waits-full=%" PRIu64 " lock-waits=%" PRIu64,
                    self.http.accepted, self.http.rejected, self.unauthorized,
                    self.front.accepted, self.front.rejected, self.front.lost,
-                   ds_store_busy_waits (self.store));
+                   self.waits_full, ds_store_busy_waits (self.store));
     }
     zsock_destroy (&self.router);
     zlistx_destroy (&self.answers);

@@ -140,6 +140,10 @@ static const option_t s_options [] = {
      "ms from first dispatch before a task ends in error (TIMEOUT)"},
     {"max-queue", DS_ROLE_GATEWAY, OPT_INT, "10000", 0, 100000000,
      "pending tasks at most; past it the gateway answers 503"},
+    {"max-waiting", DS_ROLE_GATEWAY, OPT_INT, "512", 0, 1024,
+     "status requests waiting for their task (?wait) at once; past it "
+     "they are answered at once, so that waits cannot take every "
+     "connection"},
     {"retention", DS_ROLE_SINK, OPT_INT, "86400", 0, 315360000,
      "seconds an ended task and its images are kept (0: forever)"},
     {"enable-echo", DS_ROLE_GATEWAY | DS_ROLE_WORKER, OPT_BOOL, "false", 0, 0,

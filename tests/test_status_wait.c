@@ -145,10 +145,19 @@ s_ignore (char *data, size_t size, size_t count, void *arg)
     return size * count;
 }
 
+static size_t
+s_keep (char *data, size_t size, size_t count, void *arg)
+{
+    zchunk_extend ((zchunk_t *) arg, data, size * count);
+    return size * count;
+}
+
 int
 main (void)
 {
-    th_harness_t *harness = th_harness_new ("status_wait", 0, NULL);
+    //  Three requests may wait at once (max-waiting)
+    const char *args [] = {"gateway:--max-waiting=3", NULL};
+    th_harness_t *harness = th_harness_new ("status_wait", 0, args);
     ds_launcher_t *launcher = th_harness_launcher (harness);
     char *task_id = th_submit (harness, "form_filling", s_filling);
 
@@ -210,6 +219,38 @@ main (void)
     for (int index = 0; index < 3; index++)
         waiters [index] = s_waiter_new (harness, task_id, WAIT_S);
     s_await_waiting (harness, 3);
+    //  A fourth, past max-waiting, is answered at once with the task as
+    //  it is, as a wait that ran out, with Retry-After; the three still
+    //  wait
+    char *full_url = zsys_sprintf ("%s/api/task_status/%s?wait=30",
+                                   th_harness_url (harness), task_id);
+    CURL *full = curl_easy_init ();
+    zchunk_t *full_body = zchunk_new (NULL, 256);
+    curl_easy_setopt (full, CURLOPT_URL, full_url);
+    curl_easy_setopt (full, CURLOPT_WRITEFUNCTION, s_keep);
+    curl_easy_setopt (full, CURLOPT_WRITEDATA, full_body);
+    curl_easy_setopt (full, CURLOPT_TIMEOUT, 10L);
+    int64_t asked_at = zclock_mono ();
+    TH_CHECK (curl_easy_perform (full) == CURLE_OK, "a wait past max-waiting");
+    TH_CHECK (zclock_mono () - asked_at < 5000,
+              "a wait past max-waiting is answered at once");
+    long full_code = 0;
+    curl_easy_getinfo (full, CURLINFO_RESPONSE_CODE, &full_code);
+    struct curl_header *retry_after = NULL;
+    TH_CHECK (full_code == 200
+                  && curl_easy_header (full, "Retry-After", 0, CURLH_HEADER, -1,
+                                       &retry_after)
+                         == CURLHE_OK
+                  && streq (retry_after->value, "1"),
+              "a wait past max-waiting: %ld, with Retry-After: 1", full_code);
+    char *full_text = zchunk_strdup (full_body);
+    TH_CHECK (strstr (full_text, "\"status\":\"pending\""), "answered %s",
+              full_text);
+    TH_CHECK (s_waiting (harness) == 3, "three still waiting");
+    zstr_free (&full_text);
+    zchunk_destroy (&full_body);
+    curl_easy_cleanup (full);
+    zstr_free (&full_url);
     char *cancel =
         zsys_sprintf ("%s/api/tasks/%s", th_harness_url (harness), task_id);
     char *response = NULL;
