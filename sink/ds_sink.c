@@ -338,6 +338,35 @@ ds_sink (zsock_t *pipe, void *args)
 
 
 //  --------------------------------------------------------------------------
+//  Self test: the sink's counts (STATS: applied, dropped, rejected,
+//  cancels), asked for until those in the mask add up to total, 5 s at most
+
+#define STATS_APPLIED 1
+#define STATS_DROPPED 2
+#define STATS_REJECTED 4
+#define STATS_CANCELS 8
+
+static void
+s_stats_until (zactor_t *sink, uint64_t *counts, int mask, uint64_t total)
+{
+    int64_t deadline = zclock_mono () + 5000;
+    while (true) {
+        zstr_send (sink, "STATS");
+        assert (zsock_recv (sink, "8888", &counts [0], &counts [1], &counts [2],
+                            &counts [3])
+                == 0);
+        uint64_t sum = 0;
+        for (int count_nbr = 0; count_nbr < 4; count_nbr++)
+            if (mask & (1 << count_nbr))
+                sum += counts [count_nbr];
+        if (sum >= total || zclock_mono () >= deadline)
+            break;
+        zclock_sleep (10);
+    }
+}
+
+
+//  --------------------------------------------------------------------------
 //  Self test: events in, rows out, duplicates dropped, garbage rejected
 
 void
@@ -415,18 +444,12 @@ ds_sink_test (bool verbose)
     ds_proto_destroy (&event);
 
     //  Poll STATS until all four frames are accounted for
-    uint64_t applied = 0, dropped = 0, rejected = 0, cancels = 0;
-    int64_t deadline = zclock_mono () + 5000;
-    //  The probe's first beat counts as its start: one more applied
-    while (applied + dropped + rejected < 5 && zclock_mono () < deadline) {
-        zstr_send (sink, "STATS");
-        assert (
-            zsock_recv (sink, "8888", &applied, &dropped, &rejected, &cancels)
-            == 0);
-        if (applied + dropped + rejected < 5)
-            zclock_sleep (10);
-    }
-    assert (applied == 3 && dropped == 1 && rejected == 1);
+    //  Counts: applied, dropped, rejected, cancels. The probe's first
+    //  beat counts as its start: one more applied
+    uint64_t counts [4];
+    s_stats_until (sink, counts, STATS_APPLIED | STATS_DROPPED | STATS_REJECTED,
+                   5);
+    assert (counts [0] == 3 && counts [1] == 1 && counts [2] == 1);
     //  The subscriber saw the task's states after each commit: it may
     //  have joined late, but it sees the final one, and the late FAILED
     //  is answered with the terminal state again
@@ -482,16 +505,8 @@ ds_sink_test (bool verbose)
         ds_proto_send (event, push);
     }
     ds_proto_destroy (&event);
-    deadline = zclock_mono () + 5000;
-    while (applied < 7 && zclock_mono () < deadline) {
-        zstr_send (sink, "STATS");
-        assert (
-            zsock_recv (sink, "8888", &applied, &dropped, &rejected, &cancels)
-            == 0);
-        if (applied < 7)
-            zclock_sleep (10);
-    }
-    assert (applied == 7);
+    s_stats_until (sink, counts, STATS_APPLIED, 7);
+    assert (counts [0] == 7);
     task = ds_store_task_status (store, "task-2");
     json_t *result = json_object_get (task, "result");
     assert (strlen (json_string_value (json_object_get (result, "text")))
@@ -512,16 +527,8 @@ ds_sink_test (bool verbose)
     ds_proto_set_event (event, DS_EVENT_CANCELLED);
     ds_proto_send (event, push);
     ds_proto_destroy (&event);
-    deadline = zclock_mono () + 5000;
-    while (cancels < 1 && zclock_mono () < deadline) {
-        zstr_send (sink, "STATS");
-        assert (
-            zsock_recv (sink, "8888", &applied, &dropped, &rejected, &cancels)
-            == 0);
-        if (cancels < 1)
-            zclock_sleep (10);
-    }
-    assert (cancels == 1 && dropped == 1 && applied == 7);
+    s_stats_until (sink, counts, STATS_CANCELS, 1);
+    assert (counts [3] == 1 && counts [1] == 1 && counts [0] == 7);
     zactor_destroy (&sink);
 
     //  A backlog of expired tasks larger than a transaction's share goes
@@ -551,7 +558,7 @@ ds_sink_test (bool verbose)
     status = zstr_recv (sink);
     assert (status && streq (status, "READY"));
     zstr_free (&status);
-    deadline = zclock_mono () + 10000;
+    int64_t deadline = zclock_mono () + 10000;
     while (ds_store_count (store, NULL) > kept && zclock_mono () < deadline)
         zclock_sleep (10);
     assert (ds_store_count (store, NULL) == kept);
