@@ -86,6 +86,19 @@ def main():
         assert b"BAD_FRAME" in reply, reply
     raw.close()
     assert client.status(filling)["status"] == "completed"
+
+    # A STATE that never comes (published before the subscription reached
+    # the sink, or during its restart): wait asks the status again. Here
+    # the client listens to a publisher that publishes nothing
+    silent = zmq.Context.instance().socket(zmq.PUB)
+    silent.setsockopt(zmq.LINGER, 0)
+    silent.bind("tcp://127.0.0.1:*")
+    deaf = Client(front, silent.getsockopt_string(zmq.LAST_ENDPOINT))
+    unheard = deaf.submit("form_filling", form={"fields": ["Full Name"]},
+                          file_lib={"documents": []})
+    assert deaf.wait(unheard, timeout_ms=20000)["status"] == "completed"
+    deaf.close()
+    silent.close()
     client.close()
     print("test_python_client: OK")
 

@@ -14,6 +14,7 @@ python3-msgpack.
 """
 
 import json
+import time
 import uuid
 
 import msgpack
@@ -111,17 +112,25 @@ class Client:
         """Cancel a pending or running task."""
         return self._request([CANCEL, task_id])
 
-    def wait(self, task_id, timeout_ms=120000):
+    def wait(self, task_id, timeout_ms=120000, recheck_ms=1000):
         """Wait for the task's terminal state on the event stream, then
-        return its full status."""
+        return its full status. A subscription reaches the sink a moment
+        after it is made, and a STATE published before that never comes
+        (nor one published while the sink restarts): the status is asked
+        again whenever no STATE came for recheck_ms."""
         assert self.states, "wait needs the publish endpoint"
         self.states.setsockopt_string(zmq.SUBSCRIBE, task_id)
+        deadline = time.monotonic() + timeout_ms / 1000.0
         try:
             # It may have ended before we subscribed: ask once
             status = self.status(task_id)
             while status["status"] not in TERMINAL:
-                if not self.states.poll(timeout_ms):
+                left_ms = (deadline - time.monotonic()) * 1000.0
+                if left_ms <= 0:
                     raise TimeoutError("task %s did not end" % task_id)
+                if not self.states.poll(min(recheck_ms, left_ms)):
+                    status = self.status(task_id)
+                    continue
                 topic, frame = self.states.recv_multipart()
                 state = msgpack.unpackb(frame, raw=False)
                 if state[1] == STATE and state[3] in TERMINAL:
