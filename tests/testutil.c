@@ -149,14 +149,20 @@ s_write (char *data, size_t size, size_t count, void *arg)
 
 
 //  --------------------------------------------------------------------------
-//  Perform a prepared request
+//  Perform a prepared request; the answer's header lines too if
+//  response_headers is not NULL
 
 static long
-s_perform (CURL *curl, char **response)
+s_perform (CURL *curl, char **response, char **response_headers)
 {
     zchunk_t *chunk = zchunk_new (NULL, 1024);
+    zchunk_t *head = response_headers ? zchunk_new (NULL, 1024) : NULL;
     curl_easy_setopt (curl, CURLOPT_WRITEFUNCTION, s_write);
     curl_easy_setopt (curl, CURLOPT_WRITEDATA, chunk);
+    if (head) {
+        curl_easy_setopt (curl, CURLOPT_HEADERFUNCTION, s_write);
+        curl_easy_setopt (curl, CURLOPT_HEADERDATA, head);
+    }
     curl_easy_setopt (curl, CURLOPT_TIMEOUT, 60L);
     curl_easy_setopt (curl, CURLOPT_NOSIGNAL, 1L);
     long status = 0;
@@ -164,6 +170,10 @@ s_perform (CURL *curl, char **response)
         curl_easy_getinfo (curl, CURLINFO_RESPONSE_CODE, &status);
     *response = zchunk_strdup (chunk);
     zchunk_destroy (&chunk);
+    if (head) {
+        *response_headers = zchunk_strdup (head);
+        zchunk_destroy (&head);
+    }
     return status;
 }
 
@@ -196,6 +206,24 @@ th_http_header (const char *method,
                 size_t size,
                 char **response)
 {
+    return th_http_answer (method, url, content_type, header, body, size,
+                           response, NULL);
+}
+
+
+//  --------------------------------------------------------------------------
+//  The same, with the answer's header lines
+
+long
+th_http_answer (const char *method,
+                const char *url,
+                const char *content_type,
+                const char *header,
+                const void *body,
+                size_t size,
+                char **response,
+                char **response_headers)
+{
     CURL *curl = curl_easy_init ();
     curl_easy_setopt (curl, CURLOPT_URL, url);
     curl_easy_setopt (curl, CURLOPT_CUSTOMREQUEST, method);
@@ -213,7 +241,7 @@ th_http_header (const char *method,
         curl_easy_setopt (curl, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt (curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) size);
     }
-    long status = s_perform (curl, response);
+    long status = s_perform (curl, response, response_headers);
     curl_slist_free_all (headers);
     curl_easy_cleanup (curl);
     return status;
@@ -246,7 +274,7 @@ th_http_multipart (const char *url,
         zstr_free (&name);
     }
     curl_easy_setopt (curl, CURLOPT_MIMEPOST, mime);
-    long status = s_perform (curl, response);
+    long status = s_perform (curl, response, NULL);
     curl_mime_free (mime);
     curl_easy_cleanup (curl);
     return status;

@@ -66,6 +66,17 @@ long th_http_header (const char *method,
                      size_t size,
                      char **response);
 
+//  The same, also setting *response_headers (unless NULL) to the answer's
+//  header lines ("Name: value\r\n" each), a new string the caller frees
+long th_http_answer (const char *method,
+                     const char *url,
+                     const char *content_type,
+                     const char *header,
+                     const void *body,
+                     size_t size,
+                     char **response,
+                     char **response_headers);
+
 //  POST multipart/form-data with the given files as "images" parts and
 //  optional extra text fields ("name=value", NULL-terminated).
 long th_http_multipart (const char *url,
