@@ -661,7 +661,8 @@ s_recheck (run_t *run, const char *base_url)
         timing_t *timing = &run->timings [(intptr_t) item - 1];
         //  A STATE that came while the tasks before were asked about
         //  ends its task as usual, instead of the status it implies
-        s_states (run);
+        if (timing->ended == 0)
+            s_states (run);
         if (timing->ended == 0) {
             char *url =
                 zsys_sprintf ("%s/api/task_status/%s", base_url, task_id);
